@@ -1,0 +1,202 @@
+"""HTTP routes: translate webhook requests to the pipeline and its outcome back to HTTP.
+
+POST /webhook, /webhook/{route}   Alertmanager's webhook_configs
+GET  /healthz                     kubelet liveness: the process answers
+GET  /readyz                      kubelet readiness: config loaded, able to serve
+GET  /metrics                     Prometheus scrape
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any, TypedDict
+
+import structlog
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from alert_explainer import __version__
+from alert_explainer.alertmanager import parse_notification
+from alert_explainer.config import Settings
+from alert_explainer.errors import PayloadError
+from alert_explainer.inference import InferenceClient
+from alert_explainer.metrics import CONTENT_TYPE, Metrics
+from alert_explainer.pipeline import DeliveryFailed, Pipeline
+from alert_explainer.sinks import build_sinks
+from alert_explainer.store import MemoryStore
+from alert_explainer.transport import HttpClient
+
+logger = structlog.get_logger("alert_explainer.app")
+
+
+class State(TypedDict):
+    """What the lifespan builds and the handlers use."""
+
+    pipeline: Pipeline
+    lifecycle: Lifecycle
+
+
+class Lifecycle:
+    """Readiness: true between start-up and the beginning of shutdown."""
+
+    ready: bool = False
+
+
+def error(status_code: int, message: str, **extra: Any) -> JSONResponse:
+    """The JSON error body every non-2xx answer uses: {"error": "..."}."""
+    return JSONResponse({"error": message, **extra}, status_code=status_code)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise PayloadError(400, "invalid Content-Length header")
+        if int(declared) > limit:
+            raise PayloadError(
+                413, f"request body of {declared} bytes exceeds the limit of {limit}"
+            )
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadError(413, f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(settings: Settings) -> Starlette:
+    """The ASGI application for `settings`; clients and stores open in its lifespan."""
+    models = sorted({settings.inference.model, *(r.model for r in settings.routes if r.model)})
+    metrics = Metrics(
+        routes=[r.name for r in settings.routes],
+        sinks=[s.name for s in settings.sinks],
+        models=models,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        http = HttpClient(
+            max_connections=settings.inference.max_connections,
+            user_agent=f"alert-explainer/{__version__}",
+        )
+        inference = InferenceClient(http, settings.inference, metrics)
+        if not inference.configured:
+            logger.warning(
+                "no_api_key",
+                message="no inference API key configured: every alert is delivered with "
+                "'explanation unavailable: no API key configured'. Set CLANKER_CLOUD_API_KEY "
+                "or inference.api_key.",
+            )
+        pipeline = Pipeline(
+            settings,
+            inference=inference,
+            sinks=build_sinks(settings.sinks, http),
+            metrics=metrics,
+            explanations=MemoryStore(),
+            deliveries=MemoryStore(),
+        )
+        lifecycle = Lifecycle()
+        lifecycle.ready = True
+        logger.info(
+            "started",
+            routes=[r.name for r in settings.routes],
+            sinks=[s.name for s in settings.sinks],
+        )
+        try:
+            yield {"pipeline": pipeline, "lifecycle": lifecycle}
+        finally:
+            lifecycle.ready = False
+            unfinished = await pipeline.drain(settings.server.shutdown_grace)
+            if unfinished:
+                logger.error("shutdown_abandoned", notifications=unfinished)
+            await http.aclose()
+            logger.info("stopped")
+
+    async def webhook(request: Request) -> Response:
+        metrics.requests_in_flight.inc()
+        try:
+            response = await handle_webhook(request)
+        finally:
+            metrics.requests_in_flight.dec()
+        metrics.webhook_responses.labels(str(response.status_code)).inc()
+        return response
+
+    async def handle_webhook(request: Request) -> Response:
+        pipeline: Pipeline = request.state.pipeline
+        name = request.path_params.get("route", "default")
+        route = settings.route(name)
+        if route is None:
+            known = ", ".join(r.name for r in settings.routes)
+            return error(404, f"unknown route {name!r}; configured routes: {known}")
+        try:
+            body = await read_body(request, settings.server.max_body_bytes)
+            notification = parse_notification(body)
+        except PayloadError as exc:
+            return error(exc.status, str(exc))
+        metrics.notifications_received.labels(route.name, notification.status).inc()
+        for alert in notification.alerts:
+            metrics.alerts_received.labels(route.name, alert.status).inc()
+        task = pipeline.submit(route, notification)
+        try:
+            report = await asyncio.wait_for(asyncio.shield(task), settings.server.respond_within)
+        except TimeoutError:
+            # Still working: 503 makes Alertmanager retry, and the retry joins this same task.
+            return error(
+                503,
+                "notification is still being processed; retry to collect the result",
+                status="in_progress",
+            )
+        except DeliveryFailed as exc:
+            return error(503, str(exc), status="failed", sinks=exc.failures)
+        except Exception:
+            logger.exception(
+                "notification_crashed", route=route.name, group_key=notification.group_key
+            )
+            return error(
+                500, "internal error while processing the notification; it will be retried"
+            )
+        return JSONResponse(report.as_dict())
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        lifecycle: Lifecycle | None = getattr(request.state, "lifecycle", None)
+        if lifecycle is None or not lifecycle.ready:
+            return error(503, "not ready")
+        return JSONResponse({"status": "ready"})
+
+    async def metrics_endpoint(request: Request) -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return error(
+            exc.status_code,
+            exc.detail,
+            **({"allowed": exc.headers.get("Allow")} if exc.headers else {}),
+        )
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        logger.exception("request_crashed", path=request.url.path)
+        return error(500, "internal error")
+
+    return Starlette(
+        routes=[
+            Route("/webhook", webhook, methods=["POST"]),  # Alertmanager
+            Route("/webhook/{route}", webhook, methods=["POST"]),  # Alertmanager, per route
+            Route("/healthz", healthz, methods=["GET"]),  # kubelet liveness
+            Route("/readyz", readyz, methods=["GET"]),  # kubelet readiness
+            Route("/metrics", metrics_endpoint, methods=["GET"]),  # Prometheus
+        ],
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error, Exception: server_error},
+    )

@@ -1,0 +1,144 @@
+"""The `alert-explainer` command: serve, check-config, render."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from alert_explainer import __version__
+from alert_explainer.alertmanager import parse_notification
+from alert_explainer.config import CONFIG_PATH_ENV, Settings, load_settings
+from alert_explainer.errors import ConfigError, PayloadError, TemplateError
+from alert_explainer.inference import request_body
+from alert_explainer.pipeline import request_metadata
+from alert_explainer.prompts import PromptTemplates
+from alert_explainer.transport import encode_json
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alert-explainer",
+        description="Explain Alertmanager notifications in plain language and forward them.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config",
+            type=Path,
+            default=os.environ.get(CONFIG_PATH_ENV) or None,
+            help=f"YAML configuration file (default: ${CONFIG_PATH_ENV}, else built-in defaults)",
+        )
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    with_config(serve)
+    serve.add_argument("--host", help="address to listen on (default: server.host, 0.0.0.0)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: server.port, 8080)")
+
+    check = commands.add_parser("check-config", help="validate the configuration and exit")
+    with_config(check)
+
+    render = commands.add_parser(
+        "render", help="print the inference request body for a payload, calling nothing"
+    )
+    with_config(render)
+    render.add_argument("--route", default="default", help="route whose templates to use")
+    render.add_argument("--pretty", action="store_true", help="indent the JSON for reading")
+    render.add_argument("payload", type=Path, help="Alertmanager webhook payload (JSON file)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        templates = {r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes}
+    except ConfigError as exc:
+        print(f"alert-explainer: {exc}", file=sys.stderr)
+        return 1
+    except TemplateError as exc:
+        print(f"alert-explainer: invalid configuration:\n  - {exc}", file=sys.stderr)
+        return 1
+    if args.command == "serve":
+        return serve(settings, args.host, args.port)
+    if args.command == "check-config":
+        print(summary(settings, args.config))
+        return 0
+    return render(settings, templates, args.route, args.payload, pretty=args.pretty)
+
+
+def serve(settings: Settings, host: str | None, port: int | None) -> int:
+    """Run the service until SIGTERM or SIGINT."""
+    import uvicorn  # imported here so check-config and render start fast
+
+    from alert_explainer.app import create_app
+    from alert_explainer.log import configure_logging
+
+    configure_logging(settings.log.format, settings.log.level)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_config=None,  # our structlog configuration renders uvicorn's records too
+        access_log=False,  # one canonical event per notification instead
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.server.shutdown_grace),
+        lifespan="on",
+    )
+    return 0
+
+
+def summary(settings: Settings, path: Path | None) -> str:
+    """One line describing a valid configuration, without any secret."""
+    inference = settings.inference
+    key = "set" if inference.api_key or inference.api_key_file else "NOT set (fallback text only)"
+    routes = "; ".join(f"{r.name} -> {', '.join(r.sinks)}" for r in settings.routes)
+    return (
+        f"config OK ({path or 'built-in defaults'}): {len(settings.sinks)} sink(s), "
+        f"{len(settings.routes)} route(s) [{routes}]; model {inference.model}"
+        f"{' via provider ' + inference.provider if inference.provider else ''}; API key {key}"
+    )
+
+
+def render(
+    settings: Settings,
+    templates: dict[str, PromptTemplates],
+    route_name: str,
+    payload: Path,
+    *,
+    pretty: bool,
+) -> int:
+    """Print the exact inference request body for `payload` on `route_name`."""
+    route = settings.route(route_name)
+    if route is None:
+        known = ", ".join(r.name for r in settings.routes)
+        print(
+            f"alert-explainer: unknown route {route_name!r}; configured: {known}", file=sys.stderr
+        )
+        return 1
+    try:
+        notification = parse_notification(payload.read_bytes())
+        messages = templates[route.name].render(notification, route=route.name)
+    except OSError as exc:
+        print(f"alert-explainer: cannot read {payload}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except (PayloadError, TemplateError) as exc:
+        print(f"alert-explainer: {payload}: {exc}", file=sys.stderr)
+        return 1
+    body = request_body(
+        settings.inference,
+        messages,
+        model=route.model or settings.inference.model,
+        metadata=request_metadata(route, notification),
+    )
+    if pretty:
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.buffer.write(encode_json(body) + b"\n")
+    return 0

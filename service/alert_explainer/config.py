@@ -1,0 +1,338 @@
+"""Configuration: one YAML file, `${VAR}` expanded from the environment, validated by pydantic.
+
+Every problem is collected before anything is reported, so `check-config` names them all at
+once (key path and what was expected) instead of one per run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from alert_explainer.errors import ConfigError
+
+DEFAULT_INFERENCE_URL = (
+    "https://clanker-auth-gw-zc0ce3o.uk.gateway.dev/v1/inference/chat/completions"
+)
+API_KEY_ENV = "CLANKER_CLOUD_API_KEY"
+CONFIG_PATH_ENV = "ALERT_EXPLAINER_CONFIG"
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def parse_duration(value: object) -> object:
+    """Accept seconds as a number or an Alertmanager-style duration ("500ms", "10m", "1h30m")."""
+    if isinstance(value, str):
+        text = value.strip()
+        if _DURATION.fullmatch(text) or re.fullmatch(rf"(?:{_DURATION.pattern})+", text):
+            return sum(float(n) * _DURATION_UNITS[unit] for n, unit in _DURATION.findall(text))
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(
+                f"expected a duration such as 20, 20s, 10m or 24h, got {value!r}"
+            ) from None
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Model):
+    """How the HTTP server listens and how long a webhook request may wait."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - a container service listens on all interfaces
+    port: int = Field(default=8080, ge=1, le=65535)
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Alertmanager cuts a webhook call off at max(10 s, group_interval); answering 503 a
+    # little before that keeps its retry loop attached to the work already under way.
+    respond_within: Duration = 8.0
+    # How long SIGTERM waits for notifications in progress before the process exits.
+    shutdown_grace: Duration = 25.0
+
+
+class InferenceSettings(_Model):
+    """The Clanker Cloud inference API (see docs/configuration.md)."""
+
+    url: str = DEFAULT_INFERENCE_URL
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    auth: Literal["x-api-key", "bearer"] = "x-api-key"
+    provider: str | None = "gemini"
+    model: str = Field(default="gemini-3.5-flash", min_length=1)
+    timeout: Duration = 20.0
+    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    source: str = "alert-explainer"
+    explanation_ttl: Duration = 24 * 3600.0
+    max_connections: int = Field(default=100, ge=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _key_from_one_place(self) -> InferenceSettings:
+        if self.api_key is not None and self.api_key_file is not None:
+            raise ValueError("set api_key or api_key_file, not both")
+        return self
+
+    def resolved_api_key(self) -> str | None:
+        """The API key, read from `api_key_file` when that is how it was given."""
+        if self.api_key_file is not None:
+            return self.api_key_file.read_text(encoding="utf-8").strip() or None
+        return self.api_key.get_secret_value() if self.api_key else None
+
+
+class DeliverySettings(_Model):
+    """Duplicate suppression across Alertmanager's retries and HA peers."""
+
+    # Must stay below the user's repeat_interval, or reminders would be swallowed.
+    dedup_window: Duration = 600.0
+
+
+class LogSinkSettings(_Model):
+    """Prints each explanation to stdout as a log event."""
+
+    type: Literal["log"]
+    name: Name
+
+
+class _HttpSinkSettings(_Model):
+    name: Name
+    url: SecretStr
+    timeout: Duration = 10.0
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: SecretStr) -> SecretStr:
+        if not re.match(r"^https?://[^/\s]+", value.get_secret_value()):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+
+class WebhookSinkSettings(_HttpSinkSettings):
+    """POSTs the explanation and the original payload as versioned JSON."""
+
+    type: Literal["webhook"]
+    headers: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class SlackSinkSettings(_HttpSinkSettings):
+    """Posts Block Kit messages to a Slack incoming webhook."""
+
+    type: Literal["slack"]
+
+
+SinkSettings = Annotated[
+    LogSinkSettings | WebhookSinkSettings | SlackSinkSettings, Field(discriminator="type")
+]
+
+
+class TemplateSettings(_Model):
+    """Jinja2 templates for the two prompt messages, inline or from files."""
+
+    system: str | None = None
+    user: str | None = None
+    system_file: Path | None = None
+    user_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source_each(self) -> TemplateSettings:
+        for part in ("system", "user"):
+            if getattr(self, part) is not None and getattr(self, f"{part}_file") is not None:
+                raise ValueError(f"set {part} or {part}_file, not both")
+        return self
+
+
+class RouteSettings(_Model):
+    """Where a notification posted to `/webhook/<name>` goes and how it is explained."""
+
+    name: Name
+    sinks: list[Name] = Field(min_length=1)
+    explain_resolved: bool = False
+    model: str | None = None
+    templates: TemplateSettings = Field(default_factory=TemplateSettings)
+
+
+class LogSettings(_Model):
+    """Log output: JSON lines for machines, or console for a terminal."""
+
+    format: Literal["json", "console"] = "json"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+def _default_sinks() -> list[SinkSettings]:
+    return [LogSinkSettings(type="log", name="log")]
+
+
+def _default_routes() -> list[RouteSettings]:
+    return [RouteSettings(name="default", sinks=["log"])]
+
+
+class Settings(_Model):
+    """The whole configuration. Built only by `load_settings`, never at import time."""
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    inference: InferenceSettings = Field(default_factory=InferenceSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    sinks: list[SinkSettings] = Field(default_factory=_default_sinks, min_length=1)
+    routes: list[RouteSettings] = Field(default_factory=_default_routes, min_length=1)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Settings:
+        problems: list[str] = []
+        sink_names = [s.name for s in self.sinks]
+        problems += [f"sinks: name {n!r} is used twice" for n in _repeated(sink_names)]
+        route_names = [r.name for r in self.routes]
+        problems += [f"routes: name {n!r} is used twice" for n in _repeated(route_names)]
+        for i, route in enumerate(self.routes):
+            for sink in route.sinks:
+                if sink not in sink_names:
+                    problems.append(
+                        f"routes[{i}].sinks: unknown sink {sink!r} "
+                        f"(defined sinks: {', '.join(sink_names)})"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def route(self, name: str) -> RouteSettings | None:
+        """The route called `name`, or None."""
+        return next((r for r in self.routes if r.name == name), None)
+
+
+def _repeated(names: list[str]) -> list[str]:
+    return sorted({n for n in names if names.count(n) > 1})
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, expand and validate the configuration; raise ConfigError naming every problem.
+
+    With no path the built-in defaults apply, with the API key taken from
+    CLANKER_CLOUD_API_KEY when it is set.
+    """
+    env = os.environ if environ is None else environ
+    if path is None:
+        raw: Any = {}
+        key = env.get(API_KEY_ENV, "").strip()
+        if key:
+            raw = {"inference": {"api_key": key}}
+    else:
+        raw = _read_yaml(path)
+    problems: list[str] = []
+    expanded = _expand(raw, env, "", problems)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        settings = Settings.model_validate(expanded)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    _check_files(settings, problems)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the file ({exc.strerror})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping at the top level"])
+    return data
+
+
+def _expand(value: Any, env: Mapping[str, str], where: str, problems: list[str]) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in every string; `$$` stands for a literal `$`."""
+    if isinstance(value, dict):
+        return {k: _expand(v, env, _join(where, str(k)), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(f"{where or '<root>'}: environment variable {name} is not set")
+        return ""
+
+    return _ENV_REFERENCE.sub(substitute, value)
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        # Drop the union tag pydantic inserts for discriminated sinks ("sinks.0.webhook.url").
+        parts = [str(p) for p in error["loc"] if p not in ("log", "webhook", "slack")]
+        path = ""
+        for part in parts:
+            path = f"{path}[{part}]" if part.isdigit() else _join(path, part)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "union_tag_invalid":
+            message = f"unknown sink type; expected one of: {', '.join(_SINK_TYPES)}"
+        elif error["type"] == "union_tag_not_found":
+            message = f"missing 'type'; expected one of: {', '.join(_SINK_TYPES)}"
+        problems.append(f"{path or '<root>'}: {message}")
+    return problems
+
+
+_SINK_TYPES = ("log", "webhook", "slack")
+
+
+def _check_files(settings: Settings, problems: list[str]) -> None:
+    key_file = settings.inference.api_key_file
+    if key_file is not None and not key_file.is_file():
+        problems.append(f"inference.api_key_file: no readable file at {key_file}")
+    for i, route in enumerate(settings.routes):
+        for part in ("system_file", "user_file"):
+            file: Path | None = getattr(route.templates, part)
+            if file is not None and not file.is_file():
+                problems.append(f"routes[{i}].templates.{part}: no readable file at {file}")

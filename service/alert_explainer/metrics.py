@@ -1,0 +1,165 @@
+"""Every Prometheus metric the service exports, in one registry per app.
+
+Labels are bounded: route and sink names come from the configuration, outcomes and
+reasons from fixed lists below. Never an alertname, fingerprint, group key or URL.
+"""
+
+from __future__ import annotations
+
+import platform
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+from alert_explainer import __version__
+
+PREFIX = "alert_explainer"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+# Why an explanation was unavailable (the `reason` label of fallbacks_total).
+FALLBACK_REASONS = (
+    "no_api_key",
+    "payment_required",
+    "unauthorized",
+    "forbidden",
+    "bad_request",
+    "client_error",
+    "rate_limited",
+    "server_error",
+    "timeout",
+    "connection_error",
+    "invalid_response",
+    "template_error",
+)
+INFERENCE_OUTCOMES = ("ok", *FALLBACK_REASONS[1:-1])
+DELIVERY_OUTCOMES = ("ok", "failed", "duplicate")
+PROCESSING_OUTCOMES = ("delivered", "failed", "duplicate")
+STATUSES = ("firing", "resolved")
+# LLM calls take seconds, not milliseconds: the default buckets stop at 10 s.
+INFERENCE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
+DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+class Metrics:
+    """The service's metrics; one instance per app so tests can run several apps."""
+
+    def __init__(self, routes: list[str], sinks: list[str], models: list[str]) -> None:
+        # `_created` series double the output and nobody queries them.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        r = self.registry
+
+        Info(f"{PREFIX}_build", "Version of alert-explainer running.", registry=r).info(
+            {"version": __version__, "python_version": platform.python_version()}
+        )
+        self.notifications_received = Counter(
+            f"{PREFIX}_notifications_received_total",
+            "Webhook notifications accepted, by route and notification status.",
+            ["route", "status"],
+            registry=r,
+        )
+        self.alerts_received = Counter(
+            f"{PREFIX}_alerts_received_total",
+            "Alerts inside accepted notifications, by route and alert status.",
+            ["route", "status"],
+            registry=r,
+        )
+        self.notifications_processed = Counter(
+            f"{PREFIX}_notifications_processed_total",
+            "Notifications whose processing finished: delivered to every sink, failed "
+            "(Alertmanager will retry), or duplicate (every sink already had it).",
+            ["route", "outcome"],
+            registry=r,
+        )
+        self.webhook_responses = Counter(
+            f"{PREFIX}_webhook_responses_total",
+            "Answers to webhook requests by HTTP status code.",
+            ["code"],
+            registry=r,
+        )
+        self.requests_in_flight = Gauge(
+            f"{PREFIX}_requests_in_flight",
+            "Webhook requests currently being answered.",
+            registry=r,
+        )
+        self.notifications_in_progress = Gauge(
+            f"{PREFIX}_notifications_in_progress",
+            "Notifications being explained or delivered (they outlive a timed-out request).",
+            registry=r,
+        )
+        self.inference_requests = Counter(
+            f"{PREFIX}_inference_requests_total",
+            "HTTP calls to the inference API (each retry counts), by model and outcome.",
+            ["model", "outcome"],
+            registry=r,
+        )
+        self.inference_duration = Histogram(
+            f"{PREFIX}_inference_request_duration_seconds",
+            "Duration of each HTTP call to the inference API.",
+            ["model"],
+            buckets=INFERENCE_BUCKETS,
+            registry=r,
+        )
+        self.explanations_reused = Counter(
+            f"{PREFIX}_explanations_reused_total",
+            "Notifications explained from the cache, without an inference call.",
+            ["route"],
+            registry=r,
+        )
+        self.fallbacks = Counter(
+            f"{PREFIX}_fallbacks_total",
+            "Notifications delivered without an explanation, by reason.",
+            ["route", "reason"],
+            registry=r,
+        )
+        self.deliveries = Counter(
+            f"{PREFIX}_deliveries_total",
+            "Messages handed to destinations, by sink and outcome.",
+            ["sink", "outcome"],
+            registry=r,
+        )
+        self.delivery_duration = Histogram(
+            f"{PREFIX}_delivery_duration_seconds",
+            "Time to deliver one message to one sink, retries included.",
+            ["sink"],
+            buckets=DELIVERY_BUCKETS,
+            registry=r,
+        )
+        self._initialise(routes, sinks, models)
+
+    def _initialise(self, routes: list[str], sinks: list[str], models: list[str]) -> None:
+        """Create every known series at zero, so rate() and absent() work from the start."""
+        for route in routes:
+            self.explanations_reused.labels(route)
+            for status in STATUSES:
+                self.notifications_received.labels(route, status)
+                self.alerts_received.labels(route, status)
+            for outcome in PROCESSING_OUTCOMES:
+                self.notifications_processed.labels(route, outcome)
+            for reason in FALLBACK_REASONS:
+                self.fallbacks.labels(route, reason)
+        for sink in sinks:
+            self.delivery_duration.labels(sink)
+            for outcome in DELIVERY_OUTCOMES:
+                self.deliveries.labels(sink, outcome)
+        for model in models:
+            self.inference_duration.labels(model)
+            for outcome in INFERENCE_OUTCOMES:
+                self.inference_requests.labels(model, outcome)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus text format."""
+        return generate_latest(self.registry)

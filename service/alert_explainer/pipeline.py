@@ -1,0 +1,287 @@
+"""Receive, explain, deliver: the one place that decides what happens to a notification.
+
+Alertmanager retries only 5xx answers (prometheus/alertmanager notify/util.go,
+Retrier.Check), and all tries of one flush share a deadline of max(10 s, group_interval).
+So each notification identity (route, group, alert states) is worked on by exactly one
+task that is not cancelled when the sender hangs up; a retry of the same notification
+attaches to that task. Sinks that already have the notification are skipped, and a
+cached explanation is reused, so retries never pay or post twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from alert_explainer.alertmanager import Notification
+from alert_explainer.config import RouteSettings, Settings
+from alert_explainer.errors import DeliveryError, InferenceError, SinkError, TemplateError
+from alert_explainer.inference import InferenceClient
+from alert_explainer.metrics import Metrics
+from alert_explainer.prompts import PromptTemplates
+from alert_explainer.sinks import Message, Sink
+from alert_explainer.store import StateStore
+
+logger = structlog.get_logger("alert_explainer.pipeline")
+
+# A failed explanation is remembered briefly, so Alertmanager's retries of one flush
+# deliver the same fallback instead of calling the API again.
+FAILURE_TTL = 60.0
+
+
+class DeliveryFailed(DeliveryError):
+    """Some sinks did not take the message; Alertmanager should retry (answer 5xx)."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        self.failures = failures
+        names = ", ".join(sorted(failures))
+        super().__init__(f"delivery failed for sink(s): {names}", retryable=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """An explanation, or the reason there is none; what the explanation cache holds."""
+
+    text: str | None = None
+    error: str | None = None
+    code: str | None = None
+    model: str | None = None
+    reused: bool = False
+
+    def dumps(self) -> str:
+        """JSON for the state store."""
+        return json.dumps(
+            {"text": self.text, "error": self.error, "code": self.code, "model": self.model}
+        )
+
+    @classmethod
+    def loads(cls, raw: str) -> Outcome:
+        """The outcome a cached JSON string describes, marked as reused."""
+        data = json.loads(raw)
+        return cls(data["text"], data["error"], data["code"], data["model"], reused=True)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What processing a notification did; the body of the 200 answer."""
+
+    route: str
+    explained: bool
+    reused: bool
+    error: str | None
+    sinks: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        return {
+            "status": "delivered",
+            "route": self.route,
+            "explained": self.explained,
+            "reused": self.reused,
+            "error": self.error,
+            "sinks": self.sinks,
+        }
+
+
+class Pipeline:
+    """Explains notifications and delivers them to their route's sinks, exactly once each."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        inference: InferenceClient,
+        sinks: dict[str, Sink],
+        metrics: Metrics,
+        explanations: StateStore,
+        deliveries: StateStore,
+    ) -> None:
+        self._settings = settings
+        self._inference = inference
+        self._sinks = sinks
+        self._metrics = metrics
+        self._explanations = explanations
+        self._deliveries = deliveries
+        self.templates = {
+            r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes
+        }
+        self._in_progress: dict[str, asyncio.Task[DeliveryReport]] = {}
+
+    @property
+    def in_progress(self) -> int:
+        """Notifications being worked on right now."""
+        return len(self._in_progress)
+
+    def submit(
+        self, route: RouteSettings, notification: Notification
+    ) -> asyncio.Task[DeliveryReport]:
+        """The task working on this notification: a running one when it is a retry."""
+        identity = notification.identity(route.name)
+        task = self._in_progress.get(identity)
+        if task is None:
+            task = asyncio.create_task(self._process(route, notification, identity))
+            self._in_progress[identity] = task
+            self._metrics.notifications_in_progress.inc()
+            task.add_done_callback(lambda t: self._finished(identity, t))
+        return task
+
+    def _finished(self, identity: str, task: asyncio.Task[DeliveryReport]) -> None:
+        self._in_progress.pop(identity, None)
+        self._metrics.notifications_in_progress.dec()
+        if not task.cancelled():
+            task.exception()  # retrieved here, so a sender that hung up leaves no warning
+
+    async def drain(self, timeout: float) -> int:
+        """Wait up to `timeout` for work in progress; return how many did not finish."""
+        pending = list(self._in_progress.values())
+        if pending:
+            _, still_running = await asyncio.wait(pending, timeout=timeout)
+            return len(still_running)
+        return 0
+
+    async def _process(
+        self, route: RouteSettings, notification: Notification, identity: str
+    ) -> DeliveryReport:
+        started = time.perf_counter()
+        log = logger.bind(
+            route=route.name,
+            group_key=notification.group_key,
+            receiver=notification.receiver,
+            status=notification.status,
+            alerts=len(notification.alerts),
+        )
+        pending = [s for s in route.sinks if not await self._already_delivered(identity, s)]
+        for sink in set(route.sinks) - set(pending):
+            self._metrics.deliveries.labels(sink, "duplicate").inc()
+        if not pending:
+            self._metrics.notifications_processed.labels(route.name, "duplicate").inc()
+            log.info(
+                "notification", outcome="duplicate", sinks=dict.fromkeys(route.sinks, "duplicate")
+            )
+            return DeliveryReport(
+                route.name, False, False, None, dict.fromkeys(route.sinks, "duplicate")
+            )
+
+        outcome = await self._explain(route, notification)
+        explained_at = time.perf_counter()
+        message = Message(route.name, notification, outcome.text, outcome.error, outcome.model)
+        results = await asyncio.gather(*(self._deliver(s, message, identity) for s in pending))
+        sinks = dict.fromkeys(route.sinks, "duplicate") | dict(zip(pending, results, strict=True))
+        failures = {s: r for s, r in sinks.items() if r not in ("delivered", "duplicate")}
+        log.info(
+            "notification",
+            outcome="failed" if failures else "delivered",
+            explained=outcome.text is not None,
+            reused=outcome.reused,
+            error=outcome.error,
+            sinks=sinks,
+            explain_seconds=round(explained_at - started, 3),
+            total_seconds=round(time.perf_counter() - started, 3),
+        )
+        self._metrics.notifications_processed.labels(
+            route.name, "failed" if failures else "delivered"
+        ).inc()
+        if failures:
+            raise DeliveryFailed(failures)
+        return DeliveryReport(
+            route.name, outcome.text is not None, outcome.reused, outcome.error, sinks
+        )
+
+    async def _explain(self, route: RouteSettings, notification: Notification) -> Outcome:
+        """The explanation for this notification: cached, fresh, skipped or a fallback."""
+        if notification.status == "resolved" and not route.explain_resolved:
+            return Outcome()  # a resolution needs no paid call by default
+        model = route.model or self._settings.inference.model
+        templates = self.templates[route.name]
+        key = "explanation:" + notification.state_key(route.name, model, templates.version)
+        cached = await self._explanations.get(key)
+        if cached is not None:
+            outcome = Outcome.loads(cached)
+            if outcome.text is not None:
+                self._metrics.explanations_reused.labels(route.name).inc()
+            else:
+                self._count_fallback(route, outcome.code)
+            return outcome
+        outcome = await self._ask(route, notification, model, templates)
+        if outcome.text is not None:
+            await self._explanations.put(
+                key, outcome.dumps(), self._settings.inference.explanation_ttl
+            )
+        else:
+            self._count_fallback(route, outcome.code)
+            if outcome.code != "no_api_key":
+                await self._explanations.put(
+                    key, outcome.dumps(), min(FAILURE_TTL, self._settings.delivery.dedup_window)
+                )
+        return outcome
+
+    async def _ask(
+        self,
+        route: RouteSettings,
+        notification: Notification,
+        model: str,
+        templates: PromptTemplates,
+    ) -> Outcome:
+        try:
+            messages = templates.render(notification, route=route.name)
+            explanation = await self._inference.explain(
+                messages, model=model, metadata=request_metadata(route, notification)
+            )
+        except TemplateError as exc:
+            logger.error("template_failed", route=route.name, error=str(exc))
+            return Outcome(
+                error=f"prompt template failed: {exc}", code="template_error", model=model
+            )
+        except InferenceError as exc:
+            if exc.code != "no_api_key":  # already warned about once, at start-up
+                logger.warning(
+                    "inference_failed", route=route.name, reason=exc.reason, code=exc.code
+                )
+            return Outcome(error=exc.reason, code=exc.code, model=model)
+        return Outcome(text=explanation.text, model=explanation.model)
+
+    def _count_fallback(self, route: RouteSettings, code: str | None) -> None:
+        self._metrics.fallbacks.labels(route.name, code or "unknown").inc()
+
+    async def _already_delivered(self, identity: str, sink: str) -> bool:
+        return await self._deliveries.get(f"delivered:{sink}:{identity}") is not None
+
+    async def _deliver(self, sink_name: str, message: Message, identity: str) -> str:
+        """Send to one sink; "delivered", or the reason it failed (never raises)."""
+        sink = self._sinks[sink_name]
+        started = time.perf_counter()
+        try:
+            await sink.send(message)
+        except SinkError as exc:
+            logger.warning(
+                "delivery_failed", sink=sink_name, error=str(exc), retryable=exc.retryable
+            )
+            result = str(exc)
+        except Exception as exc:  # a bug in one sink must not lose the others' deliveries
+            logger.exception("delivery_crashed", sink=sink_name)
+            result = f"sink {sink_name!r} failed unexpectedly ({type(exc).__name__})"
+        else:
+            await self._deliveries.put(
+                f"delivered:{sink_name}:{identity}", "1", self._settings.delivery.dedup_window
+            )
+            result = "delivered"
+        self._metrics.delivery_duration.labels(sink_name).observe(time.perf_counter() - started)
+        self._metrics.deliveries.labels(
+            sink_name, "ok" if result == "delivered" else "failed"
+        ).inc()
+        return result
+
+
+def request_metadata(route: RouteSettings, notification: Notification) -> dict[str, Any]:
+    """Per-notification metadata sent with the inference request."""
+    return {
+        "route": route.name,
+        "receiver": notification.receiver,
+        "status": notification.status,
+        "alert_count": len(notification.alerts),
+    }

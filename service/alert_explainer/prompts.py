@@ -1,0 +1,172 @@
+"""Prompt templating: a notification becomes a system and a user message.
+
+Templates run in Jinja2's SandboxedEnvironment and see only plain dicts, lists and strings.
+Alert text is passed in as data, so a label value like `{{ 7*7 }}` is printed literally,
+never evaluated; the `data` filter also neutralises anything that would close the
+<alert-data> block the prompt delimits untrusted text with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from alert_explainer.alertmanager import Alert, Notification
+from alert_explainer.config import TemplateSettings
+from alert_explainer.errors import TemplateError
+
+_DELIMITER = re.compile(r"<(\s*/?\s*alert-data)", re.IGNORECASE)
+_SHOWN_APART = ("alertname", "severity")
+_ANNOTATIONS_SHOWN_APART = ("summary", "description", "runbook_url", "runbook")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of the inference request."""
+
+    role: str
+    content: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The message as the inference API expects it."""
+        return {"role": self.role, "content": self.content}
+
+
+def data(value: object) -> str:
+    """Render untrusted text so it cannot end the <alert-data> block it sits in."""
+    return _DELIMITER.sub(r"‹\1", str(value))
+
+
+def labelset(labels: dict[str, str]) -> str:
+    """`key="value"` pairs in key order, the way Prometheus prints a label set."""
+    if not labels:
+        return "(none)"
+    return ", ".join(f'{data(k)}="{data(v)}"' for k, v in sorted(labels.items()))
+
+
+def timestamp(moment: datetime | None) -> str:
+    """UTC time to the second, or "unknown"."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "unknown"
+
+
+@jinja2.pass_context
+def ago(context: jinja2.runtime.Context, moment: datetime | None) -> str:
+    """How long before the render time `moment` was: "35 minutes ago"."""
+    if moment is None:
+        return "unknown"
+    now: datetime = context["now"]
+    seconds = int((now - moment).total_seconds())
+    if seconds < 0:
+        return "in the future"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''} ago"
+    return f"{seconds} second{'s' if seconds != 1 else ''} ago"
+
+
+def _alert_context(alert: Alert) -> dict[str, Any]:
+    annotations = alert.annotations
+    return {
+        "alertname": alert.name,
+        "status": alert.status,
+        "severity": alert.severity,
+        "summary": annotations.get("summary", ""),
+        "description": annotations.get("description", ""),
+        "runbook_url": annotations.get("runbook_url", annotations.get("runbook", "")),
+        "labels": dict(alert.labels),
+        "annotations": dict(annotations),
+        "other_labels": {k: v for k, v in alert.labels.items() if k not in _SHOWN_APART},
+        "other_annotations": {
+            k: v for k, v in annotations.items() if k not in _ANNOTATIONS_SHOWN_APART
+        },
+        "starts_at": alert.starts_at,
+        "ends_at": alert.ends_at,
+        "generator_url": alert.generator_url,
+        "fingerprint": alert.fingerprint,
+    }
+
+
+def template_context(notification: Notification, route: str, now: datetime) -> dict[str, Any]:
+    """Everything a template may use, as plain data (documented in docs/templates.md)."""
+    return {
+        "now": now,
+        "route": route,
+        "status": notification.status,
+        "receiver": notification.receiver,
+        "group_key": notification.group_key,
+        "group_labels": dict(notification.group_labels),
+        "common_labels": dict(notification.common_labels),
+        "common_annotations": dict(notification.common_annotations),
+        "external_url": notification.external_url,
+        "truncated_alerts": notification.truncated_alerts,
+        "firing_count": len(notification.firing),
+        "resolved_count": len(notification.resolved),
+        "alerts": [_alert_context(a) for a in notification.alerts],
+    }
+
+
+def _default_source(name: str) -> str:
+    return resources.files("alert_explainer").joinpath("templates", name).read_text("utf-8")
+
+
+class PromptTemplates:
+    """The compiled system and user templates of one route."""
+
+    def __init__(self, system_source: str, user_source: str) -> None:
+        self._env = SandboxedEnvironment(
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # plain text for a model, not HTML
+            keep_trailing_newline=False,
+        )
+        self._env.filters.update(data=data, labelset=labelset, timestamp=timestamp, ago=ago)
+        self._system = self._compile("system", system_source)
+        self._user = self._compile("user", user_source)
+        digest = hashlib.sha256(f"{system_source}\x00{user_source}".encode())
+        self.version = digest.hexdigest()[:12]
+
+    @classmethod
+    def from_settings(cls, settings: TemplateSettings) -> PromptTemplates:
+        """Templates for a route: its overrides where given, the shipped defaults elsewhere."""
+        return cls(
+            _source(settings.system, settings.system_file, "system.j2"),
+            _source(settings.user, settings.user_file, "user.j2"),
+        )
+
+    def _compile(self, part: str, source: str) -> jinja2.Template:
+        try:
+            return self._env.from_string(source)
+        except jinja2.TemplateSyntaxError as exc:
+            raise TemplateError(f"{part} template, line {exc.lineno}: {exc.message}") from None
+
+    def render(
+        self, notification: Notification, *, route: str, now: datetime | None = None
+    ) -> list[ChatMessage]:
+        """The system message, then the user message, for this notification."""
+        context = template_context(notification, route, now or datetime.now(UTC))
+        messages = []
+        for role, template in (("system", self._system), ("user", self._user)):
+            try:
+                content = template.render(context).strip()
+            except jinja2.TemplateError as exc:
+                raise TemplateError(f"{role} template: {exc}") from None
+            if not content:
+                raise TemplateError(f"{role} template rendered an empty message")
+            messages.append(ChatMessage(role, content))
+        return messages
+
+
+def _source(inline: str | None, file: Path | None, default: str) -> str:
+    if inline is not None:
+        return inline
+    if file is not None:
+        return file.read_text(encoding="utf-8")
+    return _default_source(default)

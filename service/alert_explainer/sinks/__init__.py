@@ -1,0 +1,34 @@
+"""Destinations: one module per kind behind the `Sink` protocol (sinks/base.py)."""
+
+from __future__ import annotations
+
+from alert_explainer.config import (
+    LogSinkSettings,
+    SinkSettings,
+    SlackSinkSettings,
+    WebhookSinkSettings,
+)
+from alert_explainer.sinks.base import Message, Sink
+from alert_explainer.sinks.log import LogSink
+from alert_explainer.sinks.slack import SlackSink
+from alert_explainer.sinks.webhook import WebhookSink
+from alert_explainer.transport import HttpClient
+
+__all__ = ["Message", "Sink", "build_sink", "build_sinks"]
+
+
+def build_sink(settings: SinkSettings, http: HttpClient) -> Sink:
+    """The sink a `sinks:` entry describes."""
+    match settings:
+        case LogSinkSettings():
+            return LogSink(settings.name)
+        case WebhookSinkSettings():
+            return WebhookSink(settings, http)
+        case SlackSinkSettings():
+            return SlackSink(settings, http)
+    raise AssertionError(f"unhandled sink type {settings.type!r}")  # pragma: no cover
+
+
+def build_sinks(settings: list[SinkSettings], http: HttpClient) -> dict[str, Sink]:
+    """Every configured sink, by name."""
+    return {s.name: build_sink(s, http) for s in settings}

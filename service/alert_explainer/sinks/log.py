@@ -1,0 +1,32 @@
+"""The `log` sink: each explanation as one log event on stdout."""
+
+from __future__ import annotations
+
+import structlog
+
+from alert_explainer.sinks.base import Message
+
+logger = structlog.get_logger("alert_explainer.sinks.log")
+
+
+class LogSink:
+    """Writes the message to the service's log; never fails."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    async def send(self, message: Message) -> None:
+        n = message.notification
+        logger.info(
+            "explanation",
+            sink=self.name,
+            route=message.route,
+            group_key=n.group_key,
+            status=n.status,
+            alerts=len(n.alerts),
+            headline=message.headline,
+            explained=message.explained,
+            error=message.error,
+            model=message.model,
+            text=message.summary,
+        )
