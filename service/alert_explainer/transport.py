@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -119,7 +120,9 @@ class HttpClient:
         except aiohttp.InvalidURL:
             raise TransportError("invalid URL") from None
         except aiohttp.ClientConnectorError as exc:
-            reason = exc.os_error.strerror or type(exc.os_error).__name__
+            # strerror alone: aiohttp's message repeats the address, ours never names it.
+            errno = exc.os_error.errno
+            reason = os.strerror(errno) if errno else type(exc.os_error).__name__
             raise TransportError(f"cannot connect: {reason.lower()}") from None
         except aiohttp.ServerDisconnectedError:
             raise TransportError("the server closed the connection without answering") from None
