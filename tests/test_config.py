@@ -118,9 +118,9 @@ def test_secrets_do_not_appear_in_the_settings_repr(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         "inference: {api_key: sk-very-secret}\n"
-        "sinks: [{name: s, type: slack, url: 'https://hooks.slack.com/services/T/B/tok'}]\n"
+        "sinks: [{name: s, type: slack, url: 'https://hooks.slack.com/services/T/B/xoxb-unguessable'}]\n"
         "routes: [{name: default, sinks: [s]}]\n",
     )
     text = repr(load_settings(path, environ={}))
     assert "sk-very-secret" not in text
-    assert "tok" not in text
+    assert "xoxb-unguessable" not in text

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -60,6 +60,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LimitSettings(_Model):
+    """Bounds on what a sender controls; beyond them a clear 4xx or a documented truncation."""
+
+    max_alerts: int = Field(default=20_000, ge=1)  # per notification, else 413
+    max_labels: int = Field(default=200, ge=1)  # labels + annotations per alert, else 422
+    max_value_length: int = Field(default=4096, ge=64)  # longer values are cut in the prompt
+    max_depth: int = Field(default=32, ge=4)  # JSON nesting, else 400
+
+
 class ServerSettings(_Model):
     """How the HTTP server listens and how long a webhook request may wait."""
 
@@ -71,6 +80,25 @@ class ServerSettings(_Model):
     respond_within: Duration = 8.0
     # How long SIGTERM waits for notifications in progress before the process exits.
     shutdown_grace: Duration = 25.0
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    # Serve /metrics, /healthz and /readyz on this port too (or only here); None = main port.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
+
+class InferenceLimits(_Model):
+    """Spend controls. Beyond any of them a notification is delivered at once with the fallback."""
+
+    concurrency: int = Field(default=8, ge=1)  # calls in flight at once
+    per_minute: int | None = Field(default=None, ge=1)
+    per_hour: int | None = Field(default=None, ge=1)
+    per_day: int | None = Field(default=None, ge=1)
+
+
+class BreakerSettings(_Model):
+    """After `failures` consecutive failed calls, stop calling for `cooldown`, then probe."""
+
+    failures: int = Field(default=5, ge=1)
+    cooldown: Duration = 30.0
 
 
 class InferenceSettings(_Model):
@@ -87,6 +115,10 @@ class InferenceSettings(_Model):
     source: str = "alert-explainer"
     explanation_ttl: Duration = 24 * 3600.0
     max_connections: int = Field(default=100, ge=1)
+    # The user prompt's size budget; beyond it alerts are summarised (docs/configuration.md).
+    prompt_budget_bytes: int = Field(default=24_000, ge=2_000)
+    limits: InferenceLimits = Field(default_factory=InferenceLimits)
+    breaker: BreakerSettings = Field(default_factory=BreakerSettings)
 
     @field_validator("url")
     @classmethod
@@ -118,6 +150,11 @@ class DeliverySettings(_Model):
 
     # Must stay below the user's repeat_interval, or reminders would be swallowed.
     dedup_window: Duration = 600.0
+    # sync: answer Alertmanager once every sink has the message (the default).
+    # async: answer 202 once the notification is in a durable queue; a worker delivers it.
+    mode: Literal["sync", "async"] = "sync"
+    queue_path: Path = Path("/var/lib/alert-explainer/queue.sqlite3")
+    queue_max: int = Field(default=10_000, ge=1)
 
 
 class LogSinkSettings(_Model):
@@ -158,6 +195,81 @@ SinkSettings = Annotated[
 ]
 
 
+class BasicAuthCredentials(_Model):
+    """One accepted username and password (Alertmanager's http_config.basic_auth)."""
+
+    username: str = Field(min_length=1)
+    password: SecretStr | None = None
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> BasicAuthCredentials:
+        if (self.password is None) == (self.password_file is None):
+            raise ValueError("set exactly one of password or password_file")
+        return self
+
+
+class AuthSettings(_Model):
+    """Who may post webhooks: any one listed credential is enough (so tokens can rotate)."""
+
+    bearer_tokens: list[SecretStr] = Field(default_factory=list)
+    bearer_token_files: list[Path] = Field(default_factory=list)
+    basic_auth: list[BasicAuthCredentials] = Field(default_factory=list)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any credential is configured (otherwise posts are not authenticated)."""
+        return bool(self.bearer_tokens or self.bearer_token_files or self.basic_auth)
+
+
+class RedactionRule(_Model):
+    """An extra redaction: matches of `regex` become [REDACTED:<name>]."""
+
+    name: Name
+    regex: str
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class RedactionSettings(_Model):
+    """What is removed from alert text before it leaves for the inference API."""
+
+    builtin: bool = True  # the built-in secret shapes (docs/security.md)
+    rules: list[RedactionRule] = Field(default_factory=list)
+    # Label/annotation names never sent (deny), or the only ones sent (allow, when set).
+    deny: list[str] = Field(default_factory=list)
+    allow: list[str] | None = None
+
+
+class StateSettings(_Model):
+    """Where the explanation cache, delivery records and budgets live."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    url: SecretStr | None = None  # redis://[:password@]host:port/db
+    key_prefix: str = "alert-explainer:"
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> StateSettings:
+        if self.backend == "redis" and self.url is None:
+            raise ValueError("backend redis needs url (redis://host:6379/0)")
+        return self
+
+
+class HttpSettings(_Model):
+    """The outbound HTTP client shared by inference and sinks."""
+
+    ca_file: Path | None = None  # extra CA bundle for verifying HTTPS peers
+    # Only for a lab: certificate checks off. Logged loudly at start-up.
+    insecure_skip_verify: bool = False
+
+
 class TemplateSettings(_Model):
     """Jinja2 templates for the two prompt messages, inline or from files."""
 
@@ -179,9 +291,35 @@ class RouteSettings(_Model):
 
     name: Name
     sinks: list[Name] = Field(min_length=1)
+    # Which notifications POST /webhook sends here (all given must match; none = all).
+    receiver: str | None = None  # regular expression on the receiver name
+    status: Literal["firing", "resolved"] | None = None
+    matchers: list[str] = Field(default_factory=list)  # on group and common labels
+    # Only notifications with an alert matching all of these are explained; none = all.
+    explain: list[str] = Field(default_factory=list)
     explain_resolved: bool = False
     model: str | None = None
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
+    auth: AuthSettings | None = None  # replaces the global `auth` for this route
+
+    @field_validator("matchers", "explain")
+    @classmethod
+    def _valid_matchers(cls, values: list[str]) -> list[str]:
+        from alert_explainer.matchers import parse_matcher  # matchers imports nothing of ours
+
+        for value in values:
+            parse_matcher(value)
+        return values
+
+    @field_validator("receiver")
+    @classmethod
+    def _valid_regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
 
 
 class LogSettings(_Model):
@@ -207,6 +345,10 @@ class Settings(_Model):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     sinks: list[SinkSettings] = Field(default_factory=_default_sinks, min_length=1)
     routes: list[RouteSettings] = Field(default_factory=_default_routes, min_length=1)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    redaction: RedactionSettings = Field(default_factory=RedactionSettings)
+    state: StateSettings = Field(default_factory=StateSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @model_validator(mode="after")
@@ -311,7 +453,7 @@ def _describe(exc: ValidationError) -> list[str]:
     problems = []
     for error in exc.errors():
         # Drop the union tag pydantic inserts for discriminated sinks ("sinks.0.webhook.url").
-        parts = [str(p) for p in error["loc"] if p not in ("log", "webhook", "slack")]
+        parts = [str(p) for p in error["loc"] if p not in _SINK_TYPES]
         path = ""
         for part in parts:
             path = f"{path}[{part}]" if part.isdigit() else _join(path, part)
@@ -324,15 +466,33 @@ def _describe(exc: ValidationError) -> list[str]:
     return problems
 
 
-_SINK_TYPES = ("log", "webhook", "slack")
+_SINK_TYPES = tuple(
+    get_args(model.model_fields["type"].annotation)[0]
+    for model in get_args(get_args(SinkSettings)[0])
+)
 
 
 def _check_files(settings: Settings, problems: list[str]) -> None:
-    key_file = settings.inference.api_key_file
-    if key_file is not None and not key_file.is_file():
-        problems.append(f"inference.api_key_file: no readable file at {key_file}")
+    files: list[tuple[str, Path | None]] = [
+        ("inference.api_key_file", settings.inference.api_key_file),
+        ("http.ca_file", settings.http.ca_file),
+    ]
+    auths = [("auth", settings.auth)] + [
+        (f"routes[{i}].auth", r.auth) for i, r in enumerate(settings.routes) if r.auth
+    ]
+    for where, auth in auths:
+        files += [
+            (f"{where}.bearer_token_files[{i}]", f) for i, f in enumerate(auth.bearer_token_files)
+        ]
+        files += [
+            (f"{where}.basic_auth[{i}].password_file", c.password_file)
+            for i, c in enumerate(auth.basic_auth)
+        ]
     for i, route in enumerate(settings.routes):
-        for part in ("system_file", "user_file"):
-            file: Path | None = getattr(route.templates, part)
-            if file is not None and not file.is_file():
-                problems.append(f"routes[{i}].templates.{part}: no readable file at {file}")
+        files += [
+            (f"routes[{i}].templates.{part}", getattr(route.templates, part))
+            for part in ("system_file", "user_file")
+        ]
+    for where, file in files:
+        if file is not None and not file.is_file():
+            problems.append(f"{where}: no readable file at {file}")
