@@ -98,7 +98,7 @@ def create_app(settings: Settings) -> Starlette:
         pipeline = Pipeline(
             settings,
             inference=inference,
-            sinks=build_sinks(settings.sinks, http),
+            sinks=build_sinks(settings.sinks, http, MemoryStore()),
             metrics=metrics,
             explanations=MemoryStore(),
             deliveries=MemoryStore(),

@@ -138,6 +138,12 @@ class Metrics:
             buckets=DELIVERY_BUCKETS,
             registry=r,
         )
+        self.redactions = Counter(
+            f"{PREFIX}_redactions_total",
+            "Values replaced by [REDACTED:<rule>] before inference, by rule.",
+            ["rule"],
+            registry=r,
+        )
         self._initialise(routes, sinks, models)
 
     def _initialise(self, routes: list[str], sinks: list[str], models: list[str]) -> None:

@@ -12,12 +12,13 @@ from alert_explainer.sinks.base import Message, Sink
 from alert_explainer.sinks.log import LogSink
 from alert_explainer.sinks.slack import SlackSink
 from alert_explainer.sinks.webhook import WebhookSink
+from alert_explainer.store import StateStore
 from alert_explainer.transport import HttpClient
 
 __all__ = ["Message", "Sink", "build_sink", "build_sinks"]
 
 
-def build_sink(settings: SinkSettings, http: HttpClient) -> Sink:
+def build_sink(settings: SinkSettings, http: HttpClient, state: StateStore) -> Sink:
     """The sink a `sinks:` entry describes."""
     match settings:
         case LogSinkSettings():
@@ -29,6 +30,8 @@ def build_sink(settings: SinkSettings, http: HttpClient) -> Sink:
     raise AssertionError(f"unhandled sink type {settings.type!r}")  # pragma: no cover
 
 
-def build_sinks(settings: list[SinkSettings], http: HttpClient) -> dict[str, Sink]:
-    """Every configured sink, by name."""
-    return {s.name: build_sink(s, http) for s in settings}
+def build_sinks(
+    settings: list[SinkSettings], http: HttpClient, state: StateStore
+) -> dict[str, Sink]:
+    """Every configured sink, by name. `state` keeps what sinks must remember (thread ids)."""
+    return {s.name: build_sink(s, http, state) for s in settings}
