@@ -174,3 +174,43 @@ def test_a_402_still_delivers_the_alert_marked_unexplained(
     assert document["error"] == "paid account required"
     assert document["summary"].startswith("explanation unavailable: paid account required")
     assert "HighLatency" in document["summary"]
+
+
+def test_two_receivers_reach_two_routes_with_different_sinks(
+    service_factory: ServiceFactory,
+    alertmanager_factory: AlertmanagerFactory,
+    clanker: ClankerEmulator,
+    make_recorder: Callable[[], RecordingServer],
+) -> None:
+    database_chat, platform_chat = make_recorder(), make_recorder()
+    config = explainer_config(
+        clanker.url,
+        {"db-chat": database_chat.url, "platform-chat": platform_chat.url},
+        routes=[
+            {"name": "database", "sinks": ["db-chat"], "receiver": "database-team"},
+            {"name": "platform", "sinks": ["platform-chat"]},
+        ],
+        auth={"bearer_tokens": ["am-token"]},
+    )
+    service = service_factory(config)
+    am = alertmanager_factory(
+        {
+            "platform-team": ReceiverSpec(url=service.webhook_url(), bearer_token="am-token"),
+            "database-team": ReceiverSpec(url=service.webhook_url(), bearer_token="am-token"),
+        },
+        routes=[({"team": "db"}, "database-team")],
+    )
+
+    am.fire("ReplicationLag", labels={"team": "db", "severity": "critical"})
+    am.fire("DiskFull", labels={"team": "web", "severity": "warning"})
+    database_chat.wait_for(1, timeout=15)
+    platform_chat.wait_for(1, timeout=15)
+    settle(2)
+
+    (database_doc,) = documents(database_chat)
+    (platform_doc,) = documents(platform_chat)
+    assert (database_doc["route"], database_doc["receiver"]) == ("database", "database-team")
+    assert database_doc["alertmanager"]["commonLabels"]["alertname"] == "ReplicationLag"
+    assert (platform_doc["route"], platform_doc["receiver"]) == ("platform", "platform-team")
+    assert platform_doc["alertmanager"]["commonLabels"]["alertname"] == "DiskFull"
+    assert clanker.call_count == 2

@@ -22,11 +22,13 @@ from starlette.routing import Route
 
 from alert_explainer import __version__
 from alert_explainer.alertmanager import parse_notification
+from alert_explainer.auth import Authenticator
 from alert_explainer.config import Settings
 from alert_explainer.errors import PayloadError
 from alert_explainer.inference import InferenceClient
 from alert_explainer.metrics import CONTENT_TYPE, Metrics
 from alert_explainer.pipeline import DeliveryFailed, Pipeline
+from alert_explainer.routing import Router
 from alert_explainer.sinks import build_sinks
 from alert_explainer.store import MemoryStore
 from alert_explainer.transport import HttpClient
@@ -81,6 +83,13 @@ def create_app(settings: Settings) -> Starlette:
         models=models,
     )
 
+    router = Router(settings.routes)
+    global_auth = Authenticator.from_settings(settings.auth)
+    authenticators = {
+        r.name: Authenticator.from_settings(r.auth) if r.auth else global_auth
+        for r in settings.routes
+    }
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
         http = HttpClient(
@@ -129,22 +138,44 @@ def create_app(settings: Settings) -> Starlette:
         metrics.webhook_responses.labels(str(response.status_code)).inc()
         return response
 
+    def unauthorized(route: str, authenticator: Authenticator) -> Response:
+        metrics.auth_failures.labels(route).inc()
+        response = error(401, "authentication required")
+        response.headers["WWW-Authenticate"] = authenticator.challenge
+        return response
+
     async def handle_webhook(request: Request) -> Response:
         pipeline: Pipeline = request.state.pipeline
-        name = request.path_params.get("route", "default")
-        route = settings.route(name)
-        if route is None:
-            known = ", ".join(r.name for r in settings.routes)
-            return error(404, f"unknown route {name!r}; configured routes: {known}")
+        header = request.headers.get("authorization")
+        name = request.path_params.get("route")
+        named = router.named(name) if name is not None else None
+        if name is not None and named is None:
+            return error(
+                404, f"unknown route {name!r}; configured routes: {', '.join(router.names)}"
+            )
+        # Checked before the body is read: an unauthenticated sender costs us no parsing.
+        gate = authenticators[named.settings.name] if named else global_auth
+        if not gate.allows(header):
+            return unauthorized(name or "", gate)
         try:
             body = await read_body(request, settings.server.max_body_bytes)
             notification = parse_notification(body)
         except PayloadError as exc:
             return error(exc.status, str(exc))
+        compiled = named or router.select(notification)
+        if compiled is None:
+            return error(
+                404,
+                f"no route accepts this notification (receiver {notification.receiver!r}, "
+                f"status {notification.status}); add a route without conditions as a catch-all",
+            )
+        route = compiled.settings
+        if named is None and not authenticators[route.name].allows(header):
+            return unauthorized(route.name, authenticators[route.name])
         metrics.notifications_received.labels(route.name, notification.status).inc()
         for alert in notification.alerts:
             metrics.alerts_received.labels(route.name, alert.status).inc()
-        task = pipeline.submit(route, notification)
+        task = pipeline.submit(compiled, notification)
         try:
             report = await asyncio.wait_for(asyncio.shield(task), settings.server.respond_within)
         except TimeoutError:

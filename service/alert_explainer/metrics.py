@@ -138,6 +138,13 @@ class Metrics:
             buckets=DELIVERY_BUCKETS,
             registry=r,
         )
+        self.auth_failures = Counter(
+            f"{PREFIX}_webhook_auth_failures_total",
+            "Webhook requests refused for missing or wrong credentials, by route ('' before "
+            "a route is chosen).",
+            ["route"],
+            registry=r,
+        )
         self.redactions = Counter(
             f"{PREFIX}_redactions_total",
             "Values replaced by [REDACTED:<rule>] before inference, by rule.",

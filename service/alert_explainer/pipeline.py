@@ -24,6 +24,7 @@ from alert_explainer.errors import DeliveryError, InferenceError, SinkError, Tem
 from alert_explainer.inference import InferenceClient
 from alert_explainer.metrics import Metrics
 from alert_explainer.prompts import PromptTemplates
+from alert_explainer.routing import CompiledRoute
 from alert_explainer.sinks import Message, Sink
 from alert_explainer.store import StateStore
 
@@ -118,13 +119,15 @@ class Pipeline:
         return len(self._in_progress)
 
     def submit(
-        self, route: RouteSettings, notification: Notification
+        self, compiled: CompiledRoute, notification: Notification
     ) -> asyncio.Task[DeliveryReport]:
         """The task working on this notification: a running one when it is a retry."""
+        route = compiled.settings
         identity = notification.identity(route.name)
         task = self._in_progress.get(identity)
         if task is None:
-            task = asyncio.create_task(self._process(route, notification, identity))
+            explain = compiled.worth_explaining(notification)
+            task = asyncio.create_task(self._process(route, notification, identity, explain))
             self._in_progress[identity] = task
             self._metrics.notifications_in_progress.inc()
             task.add_done_callback(lambda t: self._finished(identity, t))
@@ -145,7 +148,7 @@ class Pipeline:
         return 0
 
     async def _process(
-        self, route: RouteSettings, notification: Notification, identity: str
+        self, route: RouteSettings, notification: Notification, identity: str, explain: bool
     ) -> DeliveryReport:
         started = time.perf_counter()
         log = logger.bind(
@@ -167,7 +170,7 @@ class Pipeline:
                 route.name, False, False, None, dict.fromkeys(route.sinks, "duplicate")
             )
 
-        outcome = await self._explain(route, notification)
+        outcome = await self._explain(route, notification) if explain else Outcome()
         explained_at = time.perf_counter()
         message = Message(route.name, notification, outcome.text, outcome.error, outcome.model)
         results = await asyncio.gather(*(self._deliver(s, message, identity) for s in pending))
