@@ -23,14 +23,14 @@ from starlette.routing import Route
 from alert_explainer import __version__
 from alert_explainer.alertmanager import parse_notification
 from alert_explainer.auth import Authenticator
-from alert_explainer.config import Settings
+from alert_explainer.config import Settings, StateSettings
 from alert_explainer.errors import PayloadError
 from alert_explainer.inference import InferenceClient
 from alert_explainer.metrics import CONTENT_TYPE, Metrics
 from alert_explainer.pipeline import DeliveryFailed, Pipeline
 from alert_explainer.routing import Router
 from alert_explainer.sinks import build_sinks
-from alert_explainer.store import MemoryStore
+from alert_explainer.store import FallbackStore, MemoryStore, RedisStore, StateStore
 from alert_explainer.transport import HttpClient
 
 logger = structlog.get_logger("alert_explainer.app")
@@ -74,6 +74,14 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def build_store(settings: StateSettings, metrics: Metrics) -> StateStore:
+    """The state store the configuration asks for."""
+    if settings.backend == "memory" or settings.url is None:
+        return MemoryStore()
+    redis = RedisStore(settings.url.get_secret_value(), settings.key_prefix)
+    return FallbackStore(redis, MemoryStore(), on_failure=metrics.state_backend_errors.inc)
+
+
 def create_app(settings: Settings) -> Starlette:
     """The ASGI application for `settings`; clients and stores open in its lifespan."""
     models = sorted({settings.inference.model, *(r.model for r in settings.routes if r.model)})
@@ -104,13 +112,13 @@ def create_app(settings: Settings) -> Starlette:
                 "'explanation unavailable: no API key configured'. Set CLANKER_CLOUD_API_KEY "
                 "or inference.api_key.",
             )
+        state = build_store(settings.state, metrics)
         pipeline = Pipeline(
             settings,
             inference=inference,
-            sinks=build_sinks(settings.sinks, http, MemoryStore()),
+            sinks=build_sinks(settings.sinks, http, state),
             metrics=metrics,
-            explanations=MemoryStore(),
-            deliveries=MemoryStore(),
+            state=state,
         )
         lifecycle = Lifecycle()
         lifecycle.ready = True
@@ -127,6 +135,7 @@ def create_app(settings: Settings) -> Starlette:
             if unfinished:
                 logger.error("shutdown_abandoned", notifications=unfinished)
             await http.aclose()
+            await state.aclose()
             logger.info("stopped")
 
     async def webhook(request: Request) -> Response:

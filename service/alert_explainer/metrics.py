@@ -40,8 +40,11 @@ FALLBACK_REASONS = (
     "connection_error",
     "invalid_response",
     "template_error",
+    "budget_exhausted",
+    "circuit_open",
 )
-INFERENCE_OUTCOMES = ("ok", *FALLBACK_REASONS[1:-1])
+INFERENCE_OUTCOMES = ("ok", *FALLBACK_REASONS[1:-3])
+LIMITS = ("concurrency", "per_minute", "per_hour", "per_day", "circuit")
 DELIVERY_OUTCOMES = ("ok", "failed", "duplicate")
 PROCESSING_OUTCOMES = ("delivered", "failed", "duplicate")
 STATUSES = ("firing", "resolved")
@@ -138,6 +141,47 @@ class Metrics:
             buckets=DELIVERY_BUCKETS,
             registry=r,
         )
+        self.inference_limited = Counter(
+            f"{PREFIX}_inference_limited_total",
+            "Inference calls not made because a limit refused them, by limit.",
+            ["limit"],
+            registry=r,
+        )
+        self.inference_circuit_open = Gauge(
+            f"{PREFIX}_inference_circuit_open",
+            "1 while the circuit breaker refuses inference calls after consecutive failures.",
+            registry=r,
+        )
+        self.inference_calls = Counter(
+            f"{PREFIX}_inference_calls_total",
+            "Explanations asked for (one per notification state, retries excluded).",
+            ["route", "model"],
+            registry=r,
+        )
+        self.prompt_characters = Counter(
+            f"{PREFIX}_inference_prompt_characters_total",
+            "Characters sent in prompts (system and user message).",
+            ["route", "model"],
+            registry=r,
+        )
+        self.completion_characters = Counter(
+            f"{PREFIX}_inference_completion_characters_total",
+            "Characters received in explanations.",
+            ["route", "model"],
+            registry=r,
+        )
+        self.tokens = Counter(
+            f"{PREFIX}_inference_tokens_total",
+            "Tokens reported by the API's usage object, by kind (prompt, completion).",
+            ["route", "model", "kind"],
+            registry=r,
+        )
+        self.state_backend_errors = Counter(
+            f"{PREFIX}_state_backend_errors_total",
+            "Operations on the shared state backend (Redis) that failed; per-process state "
+            "was used instead.",
+            registry=r,
+        )
         self.auth_failures = Counter(
             f"{PREFIX}_webhook_auth_failures_total",
             "Webhook requests refused for missing or wrong credentials, by route ('' before "
@@ -168,7 +212,11 @@ class Metrics:
             self.delivery_duration.labels(sink)
             for outcome in DELIVERY_OUTCOMES:
                 self.deliveries.labels(sink, outcome)
+        for limit in LIMITS:
+            self.inference_limited.labels(limit)
         for model in models:
+            for route in routes:
+                self.inference_calls.labels(route, model)
             self.inference_duration.labels(model)
             for outcome in INFERENCE_OUTCOMES:
                 self.inference_requests.labels(model, outcome)

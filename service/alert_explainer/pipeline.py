@@ -13,22 +13,26 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from alert_explainer.alertmanager import Notification
+from alert_explainer.budget import SpendGuard
 from alert_explainer.config import RouteSettings, Settings
 from alert_explainer.errors import DeliveryError, InferenceError, SinkError, TemplateError
-from alert_explainer.inference import InferenceClient
+from alert_explainer.inference import Explanation, InferenceClient
 from alert_explainer.metrics import Metrics
-from alert_explainer.prompts import PromptTemplates
+from alert_explainer.prompts import ChatMessage, PromptTemplates
 from alert_explainer.routing import CompiledRoute
 from alert_explainer.sinks import Message, Sink
 from alert_explainer.store import StateStore
 
 logger = structlog.get_logger("alert_explainer.pipeline")
+
+_RENDER_INLINE_MAX_ALERTS = 100
 
 # A failed explanation is remembered briefly, so Alertmanager's retries of one flush
 # deliver the same fallback instead of calling the API again.
@@ -99,15 +103,24 @@ class Pipeline:
         inference: InferenceClient,
         sinks: dict[str, Sink],
         metrics: Metrics,
-        explanations: StateStore,
-        deliveries: StateStore,
+        state: StateStore,
     ) -> None:
         self._settings = settings
         self._inference = inference
         self._sinks = sinks
         self._metrics = metrics
-        self._explanations = explanations
-        self._deliveries = deliveries
+        self._state = state
+        self._guard = SpendGuard(
+            settings.inference.limits, settings.inference.breaker, state, metrics
+        )
+        # Identifies this process's leases; another replica sees them held.
+        self._owner = uuid.uuid4().hex
+        # A lease outlives the slowest possible processing, so a crashed holder frees it.
+        self._lease_ttl = (
+            settings.inference.timeout
+            + 2 * max([getattr(s, "timeout", 10.0) for s in settings.sinks] + [10.0])
+            + 30.0
+        )
         self.templates = {
             r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes
         }
@@ -148,6 +161,20 @@ class Pipeline:
         return 0
 
     async def _process(
+        self, route: RouteSettings, notification: Notification, identity: str, explain: bool
+    ) -> DeliveryReport:
+        """Hold the notification's lease (other replicas wait), then explain and deliver."""
+        lease = f"lease:{identity}"
+        # Another replica may hold it; no local event can say when it ends, so poll. Its
+        # delivery records show once we get the lease.
+        while not await self._state.claim(lease, self._owner, self._lease_ttl):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+        try:
+            return await self._explain_and_deliver(route, notification, identity, explain)
+        finally:
+            await self._state.release(lease, self._owner)
+
+    async def _explain_and_deliver(
         self, route: RouteSettings, notification: Notification, identity: str, explain: bool
     ) -> DeliveryReport:
         started = time.perf_counter()
@@ -202,7 +229,7 @@ class Pipeline:
         model = route.model or self._settings.inference.model
         templates = self.templates[route.name]
         key = "explanation:" + notification.state_key(route.name, model, templates.version)
-        cached = await self._explanations.get(key)
+        cached = await self._state.get(key)
         if cached is not None:
             outcome = Outcome.loads(cached)
             if outcome.text is not None:
@@ -212,13 +239,11 @@ class Pipeline:
             return outcome
         outcome = await self._ask(route, notification, model, templates)
         if outcome.text is not None:
-            await self._explanations.put(
-                key, outcome.dumps(), self._settings.inference.explanation_ttl
-            )
+            await self._state.put(key, outcome.dumps(), self._settings.inference.explanation_ttl)
         else:
             self._count_fallback(route, outcome.code)
             if outcome.code != "no_api_key":
-                await self._explanations.put(
+                await self._state.put(
                     key, outcome.dumps(), min(FAILURE_TTL, self._settings.delivery.dedup_window)
                 )
         return outcome
@@ -231,10 +256,14 @@ class Pipeline:
         templates: PromptTemplates,
     ) -> Outcome:
         try:
-            messages = templates.render(notification, route=route.name)
-            explanation = await self._inference.explain(
-                messages, model=model, metadata=request_metadata(route, notification)
-            )
+            messages = await self._render(templates, notification, route.name)
+            if not self._inference.configured:
+                raise InferenceError("no API key configured", code="no_api_key", retryable=False)
+            async with self._guard.permit():
+                self._metrics.inference_calls.labels(route.name, model).inc()
+                explanation = await self._inference.explain(
+                    messages, model=model, metadata=request_metadata(route, notification)
+                )
         except TemplateError as exc:
             logger.error("template_failed", route=route.name, error=str(exc))
             return Outcome(
@@ -246,13 +275,34 @@ class Pipeline:
                     "inference_failed", route=route.name, reason=exc.reason, code=exc.code
                 )
             return Outcome(error=exc.reason, code=exc.code, model=model)
+        self._count_spend(route.name, model, messages, explanation)
         return Outcome(text=explanation.text, model=explanation.model)
+
+    async def _render(
+        self, templates: PromptTemplates, notification: Notification, route: str
+    ) -> list[ChatMessage]:
+        budget = self._settings.inference.prompt_budget_bytes
+        if len(notification.alerts) <= _RENDER_INLINE_MAX_ALERTS:
+            return templates.render(notification, route=route, budget=budget)
+        # A big group takes tens of milliseconds to render: keep the event loop free.
+        return await asyncio.to_thread(templates.render, notification, route=route, budget=budget)
+
+    def _count_spend(
+        self, route: str, model: str, messages: list[ChatMessage], explanation: Explanation
+    ) -> None:
+        m = self._metrics
+        m.prompt_characters.labels(route, model).inc(sum(len(x.content) for x in messages))
+        m.completion_characters.labels(route, model).inc(len(explanation.text))
+        usage = explanation.usage or {}
+        for kind in ("prompt", "completion"):
+            if f"{kind}_tokens" in usage:
+                m.tokens.labels(route, model, kind).inc(usage[f"{kind}_tokens"])
 
     def _count_fallback(self, route: RouteSettings, code: str | None) -> None:
         self._metrics.fallbacks.labels(route.name, code or "unknown").inc()
 
     async def _already_delivered(self, identity: str, sink: str) -> bool:
-        return await self._deliveries.get(f"delivered:{sink}:{identity}") is not None
+        return await self._state.get(f"delivered:{sink}:{identity}") is not None
 
     async def _deliver(self, sink_name: str, message: Message, identity: str) -> str:
         """Send to one sink; "delivered", or the reason it failed (never raises)."""
@@ -269,7 +319,7 @@ class Pipeline:
             logger.exception("delivery_crashed", sink=sink_name)
             result = f"sink {sink_name!r} failed unexpectedly ({type(exc).__name__})"
         else:
-            await self._deliveries.put(
+            await self._state.put(
                 f"delivered:{sink_name}:{identity}", "1", self._settings.delivery.dedup_window
             )
             result = "delivered"

@@ -95,8 +95,50 @@ def _alert_context(alert: Alert) -> dict[str, Any]:
     }
 
 
-def template_context(notification: Notification, route: str, now: datetime) -> dict[str, Any]:
-    """Everything a template may use, as plain data (documented in docs/templates.md)."""
+def summarise(alerts: list[Alert], max_values: int = 5) -> list[dict[str, Any]]:
+    """Alerts counted by alertname, severity and namespace, with their distinct label values."""
+    groups: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for alert in alerts:
+        key = (alert.name, alert.severity, alert.labels.get("namespace", ""))
+        group = groups.setdefault(
+            key,
+            {
+                "alertname": key[0],
+                "severity": key[1],
+                "namespace": key[2],
+                "count": 0,
+                "values": {},
+            },
+        )
+        group["count"] += 1
+        for name, value in alert.labels.items():
+            if name not in ("alertname", "severity", "namespace"):
+                group["values"].setdefault(name, set()).add(value)
+    summary = []
+    for group in groups.values():
+        values: dict[str, set[str]] = group.pop("values")
+        group["labels"] = {
+            name: _some(sorted(found), max_values) for name, found in sorted(values.items())
+        }
+        summary.append(group)
+    return sorted(summary, key=lambda g: (-g["count"], g["alertname"]))
+
+
+def _some(values: list[str], limit: int) -> str:
+    shown = ", ".join(values[:limit])
+    return shown if len(values) <= limit else f"{shown} (+{len(values) - limit} more)"
+
+
+def template_context(
+    notification: Notification, route: str, now: datetime, keep: int | None = None
+) -> dict[str, Any]:
+    """Everything a template may use, as plain data (documented in docs/templates.md).
+
+    With `keep`, only the first `keep` alerts are listed in full and the rest are
+    summarised in `alert_summary` (`omitted_alerts` says how many).
+    """
+    listed = notification.alerts if keep is None else notification.alerts[:keep]
+    omitted = notification.alerts[len(listed) :]
     return {
         "now": now,
         "route": route,
@@ -110,7 +152,10 @@ def template_context(notification: Notification, route: str, now: datetime) -> d
         "truncated_alerts": notification.truncated_alerts,
         "firing_count": len(notification.firing),
         "resolved_count": len(notification.resolved),
-        "alerts": [_alert_context(a) for a in notification.alerts],
+        "alert_count": len(notification.alerts),
+        "alerts": [_alert_context(a) for a in listed],
+        "omitted_alerts": len(omitted),
+        "alert_summary": summarise(omitted) if omitted else [],
     }
 
 
@@ -148,20 +193,42 @@ class PromptTemplates:
             raise TemplateError(f"{part} template, line {exc.lineno}: {exc.message}") from None
 
     def render(
-        self, notification: Notification, *, route: str, now: datetime | None = None
+        self,
+        notification: Notification,
+        *,
+        route: str,
+        now: datetime | None = None,
+        budget: int | None = None,
     ) -> list[ChatMessage]:
-        """The system message, then the user message, for this notification."""
-        context = template_context(notification, route, now or datetime.now(UTC))
-        messages = []
-        for role, template in (("system", self._system), ("user", self._user)):
-            try:
-                content = template.render(context).strip()
-            except jinja2.TemplateError as exc:
-                raise TemplateError(f"{role} template: {exc}") from None
-            if not content:
-                raise TemplateError(f"{role} template rendered an empty message")
-            messages.append(ChatMessage(role, content))
-        return messages
+        """The system message, then the user message, for this notification.
+
+        With a `budget` (bytes), a user message that would be larger lists fewer alerts in
+        full and summarises the rest, so a 10,000-alert group still names every alertname.
+        """
+        moment = now or datetime.now(UTC)
+        total = len(notification.alerts)
+        # No alert renders in under ~100 bytes: start from what could possibly fit.
+        keep = total if budget is None else min(total, max(1, budget // 100))
+        context = template_context(notification, route, moment, keep=keep)
+        system = self._render("system", self._system, context)
+        user = self._render("user", self._user, context)
+        while budget is not None and len(user.encode()) > budget and keep > 0:
+            # Shrink in proportion to the overshoot, and at least by a fifth, so a large
+            # group needs a handful of renders rather than one per alert.
+            ratio = budget / len(user.encode())
+            keep = min(int(keep * ratio * 0.9), int(keep * 0.8))
+            context = template_context(notification, route, moment, keep=max(keep, 0))
+            user = self._render("user", self._user, context)
+        return [ChatMessage("system", system), ChatMessage("user", user)]
+
+    def _render(self, role: str, template: jinja2.Template, context: dict[str, Any]) -> str:
+        try:
+            content = template.render(context).strip()
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"{role} template: {exc}") from None
+        if not content:
+            raise TemplateError(f"{role} template rendered an empty message")
+        return content
 
 
 def _source(inline: str | None, file: Path | None, default: str) -> str:

@@ -1,19 +1,30 @@
-"""Short-lived shared state: cached explanations and "already delivered" records.
+"""Short-lived shared state: cached explanations, "already delivered" records, leases, counters.
 
-The pipeline talks to the `StateStore` protocol only, so a shared backend (Redis, for
-several replicas) can stand in for the in-memory one without touching the pipeline.
+The pipeline talks to the `StateStore` protocol only. `MemoryStore` serves one process;
+`RedisStore` lets several replicas share the state, so they never pay twice for one group
+state nor deliver one notification twice to one sink. `FallbackStore` keeps the service
+delivering when Redis is unreachable: it uses per-process state meanwhile, says so in
+logs and metrics, and goes back to Redis when Redis answers again.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+import structlog
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+logger = structlog.get_logger("alert_explainer.store")
+
+T = TypeVar("T")
 
 
 class StateStore(Protocol):
-    """Key/value records that expire; values are short JSON strings."""
+    """Key/value records that expire. Values are short strings (JSON where structured)."""
 
     async def get(self, key: str) -> str | None:
         """The value stored under `key`, or None when absent or expired."""
@@ -21,6 +32,18 @@ class StateStore(Protocol):
 
     async def put(self, key: str, value: str, ttl: float) -> None:
         """Store `value` under `key` for `ttl` seconds, replacing any earlier value."""
+        ...
+
+    async def claim(self, key: str, owner: str, ttl: float) -> bool:
+        """Take `key` for `owner` for `ttl` seconds unless someone else holds it."""
+        ...
+
+    async def release(self, key: str, owner: str) -> None:
+        """Give `key` back, only if `owner` still holds it."""
+        ...
+
+    async def incr(self, key: str, ttl: float) -> int:
+        """Add one to a counter that expires `ttl` seconds after its first increment."""
         ...
 
     async def aclose(self) -> None:
@@ -57,6 +80,27 @@ class MemoryStore:
         self._entries.move_to_end(key)
         self._prune()
 
+    async def claim(self, key: str, owner: str, ttl: float) -> bool:
+        holder = await self.get(key)
+        if holder is not None and holder != owner:
+            return False
+        await self.put(key, owner, ttl)
+        return True
+
+    async def release(self, key: str, owner: str) -> None:
+        if await self.get(key) == owner:
+            del self._entries[key]
+
+    async def incr(self, key: str, ttl: float) -> int:
+        current = await self.get(key)
+        if current is None:
+            await self.put(key, "1", ttl)
+            return 1
+        expires, _ = self._entries[key]
+        count = int(current) + 1
+        self._entries[key] = (expires, str(count))
+        return count
+
     def _prune(self) -> None:
         now = self._clock()
         while self._entries:
@@ -70,3 +114,138 @@ class MemoryStore:
 
     async def aclose(self) -> None:
         self._entries.clear()
+
+
+# Delete a lease only while we still hold it: GET and DEL in one atomic step.
+_RELEASE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+)
+# INCR, and set the expiry when this increment created the counter.
+_INCR = (
+    "local n = redis.call('incr', KEYS[1]) "
+    "if n == 1 then redis.call('pexpire', KEYS[1], ARGV[1]) end return n"
+)
+
+
+class RedisStore:
+    """A StateStore in Redis, shared by every replica. Raises RedisError when unreachable."""
+
+    def __init__(self, url: str, prefix: str, timeout: float = 1.0) -> None:
+        self._redis = aioredis.Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            decode_responses=True,
+            health_check_interval=30,
+        )
+        self._prefix = prefix
+
+    async def get(self, key: str) -> str | None:
+        value = await self._redis.get(self._prefix + key)
+        return None if value is None else str(value)
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        await self._redis.set(self._prefix + key, value, px=_ms(ttl))
+
+    async def claim(self, key: str, owner: str, ttl: float) -> bool:
+        name = self._prefix + key
+        if await self._redis.set(name, owner, px=_ms(ttl), nx=True):
+            return True
+        return str(await self._redis.get(name)) == owner
+
+    async def release(self, key: str, owner: str) -> None:
+        await self._redis.eval(_RELEASE, 1, self._prefix + key, owner)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        return int(await self._redis.eval(_INCR, 1, self._prefix + key, _ms(ttl)))
+
+    async def ping(self) -> bool:
+        """Whether Redis answers."""
+        return bool(await self._redis.ping())
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def _ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+class FallbackStore:
+    """Redis first; per-process memory while Redis is unreachable.
+
+    After a failure Redis is left alone for `retry_after` seconds, so an outage costs one
+    timeout per interval instead of one per operation.
+    """
+
+    def __init__(
+        self,
+        primary: RedisStore,
+        fallback: MemoryStore,
+        on_failure: Callable[[], None] = lambda: None,
+        retry_after: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._primary = primary
+        self._fallback = fallback
+        self._on_failure = on_failure
+        self._retry_after = retry_after
+        self._clock = clock
+        self._down_until = 0.0
+
+    @property
+    def degraded(self) -> bool:
+        """Whether per-process state is in use because Redis failed recently."""
+        return self._clock() < self._down_until
+
+    async def _use(
+        self, primary: Callable[[], Awaitable[T]], fallback: Callable[[], Awaitable[T]]
+    ) -> T:
+        if self.degraded:
+            return await fallback()
+        try:
+            result = await primary()
+        except (RedisError, OSError) as exc:
+            if not self.degraded:
+                logger.error(
+                    "state_backend_unavailable",
+                    error=type(exc).__name__,
+                    message="Redis is unreachable; using per-process state until it answers",
+                )
+            self._down_until = self._clock() + self._retry_after
+            self._on_failure()
+            return await fallback()
+        if self._down_until:
+            logger.info("state_backend_recovered")
+            self._down_until = 0.0
+        return result
+
+    async def get(self, key: str) -> str | None:
+        return await self._use(lambda: self._primary.get(key), lambda: self._fallback.get(key))
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        await self._fallback.put(key, value, ttl)  # kept locally too, for an outage
+        await self._use(lambda: self._primary.put(key, value, ttl), _nothing)
+
+    async def claim(self, key: str, owner: str, ttl: float) -> bool:
+        return await self._use(
+            lambda: self._primary.claim(key, owner, ttl),
+            lambda: self._fallback.claim(key, owner, ttl),
+        )
+
+    async def release(self, key: str, owner: str) -> None:
+        await self._fallback.release(key, owner)
+        await self._use(lambda: self._primary.release(key, owner), _nothing)
+
+    async def incr(self, key: str, ttl: float) -> int:
+        return await self._use(
+            lambda: self._primary.incr(key, ttl), lambda: self._fallback.incr(key, ttl)
+        )
+
+    async def aclose(self) -> None:
+        await self._primary.aclose()
+        await self._fallback.aclose()
+
+
+async def _nothing() -> None:
+    return None
