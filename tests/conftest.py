@@ -17,6 +17,7 @@ from tests.support.alertmanager import (
 )
 from tests.support.clanker import ClankerEmulator
 from tests.support.recorder import RecordingServer
+from tests.support.redis import REDIS_BIN, RedisProcess
 from tests.support.service import ServiceProcess
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -127,3 +128,16 @@ def resolved_payload() -> dict[str, Any]:
 def anyio_backend() -> str:
     """Async tests run on asyncio, the loop the service runs on."""
     return "asyncio"
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A real redis-server on a free loopback port (fails under CI when not installed)."""
+    if not Path(REDIS_BIN).exists():
+        message = f"{REDIS_BIN} is missing (apt-get install redis-server)"
+        if _running_in_ci():
+            pytest.fail(message)
+        pytest.skip(message)
+    server = RedisProcess(tmp_path / "redis").start()
+    yield server
+    server.stop()
