@@ -26,6 +26,7 @@ from alert_explainer.auth import Authenticator
 from alert_explainer.config import Settings, StateSettings
 from alert_explainer.errors import PayloadError
 from alert_explainer.inference import InferenceClient
+from alert_explainer.looplag import watch_loop_lag
 from alert_explainer.metrics import CONTENT_TYPE, Metrics
 from alert_explainer.pipeline import DeliveryFailed, Pipeline
 from alert_explainer.routing import Router
@@ -40,11 +41,10 @@ class State(TypedDict):
     """What the lifespan builds and the handlers use."""
 
     pipeline: Pipeline
-    lifecycle: Lifecycle
 
 
 class Lifecycle:
-    """Readiness: true between start-up and the beginning of shutdown."""
+    """Readiness: true between start-up and the beginning of shutdown (SIGTERM)."""
 
     ready: bool = False
 
@@ -91,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
         models=models,
     )
 
+    lifecycle = Lifecycle()
     router = Router(settings.routes)
     global_auth = Authenticator.from_settings(settings.auth)
     authenticators = {
@@ -120,17 +121,18 @@ def create_app(settings: Settings) -> Starlette:
             metrics=metrics,
             state=state,
         )
-        lifecycle = Lifecycle()
         lifecycle.ready = True
+        lag_watcher = asyncio.create_task(watch_loop_lag(metrics))
         logger.info(
             "started",
             routes=[r.name for r in settings.routes],
             sinks=[s.name for s in settings.sinks],
         )
         try:
-            yield {"pipeline": pipeline, "lifecycle": lifecycle}
+            yield {"pipeline": pipeline}
         finally:
             lifecycle.ready = False
+            lag_watcher.cancel()
             unfinished = await pipeline.drain(settings.server.shutdown_grace)
             if unfinished:
                 logger.error("shutdown_abandoned", notifications=unfinished)
@@ -209,9 +211,8 @@ def create_app(settings: Settings) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
-        lifecycle: Lifecycle | None = getattr(request.state, "lifecycle", None)
-        if lifecycle is None or not lifecycle.ready:
-            return error(503, "not ready")
+        if not lifecycle.ready:
+            return error(503, "not ready: starting up or shutting down")
         return JSONResponse({"status": "ready"})
 
     async def metrics_endpoint(request: Request) -> Response:
@@ -229,7 +230,7 @@ def create_app(settings: Settings) -> Starlette:
         logger.exception("request_crashed", path=request.url.path)
         return error(500, "internal error")
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/webhook", webhook, methods=["POST"]),  # Alertmanager
             Route("/webhook/{route}", webhook, methods=["POST"]),  # Alertmanager, per route
@@ -240,3 +241,5 @@ def create_app(settings: Settings) -> Starlette:
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
+    app.state.lifecycle = lifecycle
+    return app

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
+
+import structlog
+import uvicorn
 
 from alert_explainer import __version__
 from alert_explainer.alertmanager import parse_notification
+from alert_explainer.app import Lifecycle, create_app
 from alert_explainer.config import CONFIG_PATH_ENV, Settings, load_settings
 from alert_explainer.errors import ConfigError, PayloadError, TemplateError
 from alert_explainer.inference import request_body
+from alert_explainer.log import configure_logging
 from alert_explainer.pipeline import request_metadata
 from alert_explainer.prompts import PromptTemplates
 from alert_explainer.transport import encode_json
+
+logger = structlog.get_logger("alert_explainer.cli")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -75,14 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(settings: Settings, host: str | None, port: int | None) -> int:
     """Run the service until SIGTERM or SIGINT."""
-    import uvicorn  # imported here so check-config and render start fast
-
-    from alert_explainer.app import create_app
-    from alert_explainer.log import configure_logging
 
     configure_logging(settings.log.format, settings.log.level)
-    uvicorn.run(
-        create_app(settings),
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
         host=host or settings.server.host,
         port=port or settings.server.port,
         log_config=None,  # our structlog configuration renders uvicorn's records too
@@ -91,7 +98,34 @@ def serve(settings: Settings, host: str | None, port: int | None) -> int:
         timeout_graceful_shutdown=int(settings.server.shutdown_grace),
         lifespan="on",
     )
+    server = DrainingServer(config, app.state.lifecycle, settings.server.shutdown_delay)
+    server.run()
     return 0
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn, except that SIGTERM first fails readiness and keeps serving for a while.
+
+    Kubernetes removes an unready pod from its Service; only then does the listener close
+    and in-flight notifications get `shutdown_grace` to finish.
+    """
+
+    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, delay: float) -> None:
+        super().__init__(config)
+        self._lifecycle = lifecycle
+        self._delay = delay
+        self._draining = False
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if sig != signal.SIGTERM or self._draining or self._delay <= 0:
+            self._lifecycle.ready = False
+            super().handle_exit(sig, frame)
+            return
+        self._draining = True
+        self._lifecycle.ready = False
+        logger.info("shutdown_requested", serving_for_seconds=self._delay)
+        loop = asyncio.get_event_loop()
+        loop.call_soon_threadsafe(loop.call_later, self._delay, super().handle_exit, sig, frame)
 
 
 def summary(settings: Settings, path: Path | None) -> str:

@@ -182,6 +182,18 @@ class Metrics:
             "was used instead.",
             registry=r,
         )
+        self.loop_lag = Histogram(
+            f"{PREFIX}_event_loop_lag_seconds",
+            "How late a 50 ms event-loop timer fired: time the loop was blocked.",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=r,
+        )
+        self.loop_lag_max = Gauge(
+            f"{PREFIX}_event_loop_lag_max_seconds",
+            "The largest event-loop lag seen since start-up.",
+            registry=r,
+        )
+        self.loop_lag_max_value = 0.0
         self.auth_failures = Counter(
             f"{PREFIX}_webhook_auth_failures_total",
             "Webhook requests refused for missing or wrong credentials, by route ('' before "
