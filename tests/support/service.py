@@ -130,6 +130,18 @@ class ServiceProcess:
             raise AssertionError(f"GET /metrics answered {result.status}: {result.body[:500]!r}")
         return result.body.decode()
 
+    def send_signal(self, sig: int) -> None:
+        """Deliver a signal without waiting (e.g. SIGTERM while requests are in flight)."""
+        if self._process is None:
+            raise RuntimeError("service is not started")
+        self._process.send_signal(sig)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        """Wait for the process to exit; returns its exit status."""
+        if self._process is None:
+            raise RuntimeError("service is not started")
+        return self._process.wait(timeout)
+
     def terminate(self, timeout: float = 10.0) -> int:
         """Send SIGTERM and wait for exit; returns the exit status, AssertionError on timeout."""
         if self._process is None:
