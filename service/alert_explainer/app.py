@@ -29,10 +29,12 @@ from alert_explainer.inference import InferenceClient
 from alert_explainer.looplag import watch_loop_lag
 from alert_explainer.metrics import CONTENT_TYPE, Metrics
 from alert_explainer.pipeline import DeliveryFailed, Pipeline
+from alert_explainer.queue import DurableQueue, QueueError, RedisStreamQueue, SqliteQueue
 from alert_explainer.routing import Router
 from alert_explainer.sinks import build_sinks
 from alert_explainer.store import FallbackStore, MemoryStore, RedisStore, StateStore
 from alert_explainer.transport import HttpClient
+from alert_explainer.worker import Worker
 
 logger = structlog.get_logger("alert_explainer.app")
 
@@ -41,6 +43,8 @@ class State(TypedDict):
     """What the lifespan builds and the handlers use."""
 
     pipeline: Pipeline
+    queue: DurableQueue | None  # only with delivery.mode: async
+    worker: Worker | None
 
 
 class Lifecycle:
@@ -82,6 +86,18 @@ def build_store(settings: StateSettings, metrics: Metrics) -> StateStore:
     return FallbackStore(redis, MemoryStore(), on_failure=metrics.state_backend_errors.inc)
 
 
+def build_queue(settings: Settings, consumer: str) -> DurableQueue:
+    """The durable queue for async delivery: SQLite, or a Redis Stream with the Redis backend."""
+    if settings.state.backend == "redis" and settings.state.url is not None:
+        return RedisStreamQueue(
+            settings.state.url.get_secret_value(),
+            settings.state.key_prefix,
+            consumer,
+            settings.delivery.queue_max,
+        )
+    return SqliteQueue(settings.delivery.queue_path, settings.delivery.queue_max)
+
+
 def create_app(settings: Settings) -> Starlette:
     """The ASGI application for `settings`; clients and stores open in its lifespan."""
     models = sorted({settings.inference.model, *(r.model for r in settings.routes if r.model)})
@@ -121,23 +137,31 @@ def create_app(settings: Settings) -> Starlette:
             metrics=metrics,
             state=state,
         )
+        queue: DurableQueue | None = None
+        background = [asyncio.create_task(watch_loop_lag(metrics))]
+        if settings.delivery.mode == "async":
+            queue = build_queue(settings, pipeline.owner)
+            worker = Worker(queue, pipeline, router, lease=pipeline.lease_ttl)
+            background.append(asyncio.create_task(worker.run()))
         lifecycle.ready = True
-        lag_watcher = asyncio.create_task(watch_loop_lag(metrics))
         logger.info(
             "started",
             routes=[r.name for r in settings.routes],
             sinks=[s.name for s in settings.sinks],
         )
         try:
-            yield {"pipeline": pipeline}
+            yield {"pipeline": pipeline, "queue": queue, "worker": worker if queue else None}
         finally:
             lifecycle.ready = False
-            lag_watcher.cancel()
+            for task in background:
+                task.cancel()
             unfinished = await pipeline.drain(settings.server.shutdown_grace)
             if unfinished:
                 logger.error("shutdown_abandoned", notifications=unfinished)
             await http.aclose()
             await state.aclose()
+            if queue is not None:
+                await queue.aclose()
             logger.info("stopped")
 
     async def webhook(request: Request) -> Response:
@@ -186,6 +210,8 @@ def create_app(settings: Settings) -> Starlette:
         metrics.notifications_received.labels(route.name, notification.status).inc()
         for alert in notification.alerts:
             metrics.alerts_received.labels(route.name, alert.status).inc()
+        if request.state.queue is not None:
+            return await enqueue(request, route.name, body)
         task = pipeline.submit(compiled, notification)
         try:
             report = await asyncio.wait_for(asyncio.shield(task), settings.server.respond_within)
@@ -206,6 +232,15 @@ def create_app(settings: Settings) -> Starlette:
                 500, "internal error while processing the notification; it will be retried"
             )
         return JSONResponse(report.as_dict())
+
+    async def enqueue(request: Request, route: str, body: bytes) -> Response:
+        """Async mode: 202 once the notification is durably queued; 503 if it cannot be."""
+        try:
+            await request.state.queue.put(route, body)
+        except QueueError as exc:
+            return error(503, str(exc), status="not_queued")
+        request.state.worker.notify()
+        return JSONResponse({"status": "queued", "route": route}, status_code=202)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

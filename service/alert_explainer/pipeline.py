@@ -113,8 +113,8 @@ class Pipeline:
         self._guard = SpendGuard(
             settings.inference.limits, settings.inference.breaker, state, metrics
         )
-        # Identifies this process's leases; another replica sees them held.
-        self._owner = uuid.uuid4().hex
+        # Identifies this process's leases (and queue consumer); other replicas see them held.
+        self.owner = uuid.uuid4().hex
         # A lease outlives the slowest possible processing, so a crashed holder frees it.
         self._lease_ttl = (
             settings.inference.timeout
@@ -125,6 +125,11 @@ class Pipeline:
             r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes
         }
         self._in_progress: dict[str, asyncio.Task[DeliveryReport]] = {}
+
+    @property
+    def lease_ttl(self) -> float:
+        """How long one notification's processing may take at most."""
+        return self._lease_ttl
 
     @property
     def in_progress(self) -> int:
@@ -167,12 +172,12 @@ class Pipeline:
         lease = f"lease:{identity}"
         # Another replica may hold it; no local event can say when it ends, so poll. Its
         # delivery records show once we get the lease.
-        while not await self._state.claim(lease, self._owner, self._lease_ttl):  # noqa: ASYNC110
+        while not await self._state.claim(lease, self.owner, self._lease_ttl):  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         try:
             return await self._explain_and_deliver(route, notification, identity, explain)
         finally:
-            await self._state.release(lease, self._owner)
+            await self._state.release(lease, self.owner)
 
     async def _explain_and_deliver(
         self, route: RouteSettings, notification: Notification, identity: str, explain: bool
