@@ -115,12 +115,10 @@ class Pipeline:
         )
         # Identifies this process's leases (and queue consumer); other replicas see them held.
         self.owner = uuid.uuid4().hex
-        # A lease outlives the slowest possible processing, so a crashed holder frees it.
-        self._lease_ttl = (
-            settings.inference.timeout
-            + 2 * max([getattr(s, "timeout", 10.0) for s in settings.sinks] + [10.0])
-            + 30.0
-        )
+        # A lease outlives the slowest possible processing (inference, then sinks in
+        # parallel), so a crashed holder's work is taken over soon after it could have ended.
+        slowest_sink = max((getattr(s, "timeout", 0.0) for s in settings.sinks), default=0.0)
+        self._lease_ttl = settings.inference.timeout + slowest_sink + 10.0
         self.templates = {
             r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes
         }
