@@ -1,0 +1,118 @@
+"""delivery.mode async: 202 only once queued durably; a crash loses nothing and repeats nothing."""
+
+from __future__ import annotations
+
+import copy
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import ServiceFactory
+from tests.support.clanker import Behaviour, ClankerEmulator
+from tests.support.configs import explainer_config
+from tests.support.recorder import RecordingServer
+from tests.support.redis import RedisProcess
+
+
+def distinct(payload: dict[str, Any], i: int) -> dict[str, Any]:
+    copied = copy.deepcopy(payload)
+    copied["groupKey"] = f'{{}}:{{alertname="Queued{i}"}}'
+    for n, alert in enumerate(copied["alerts"]):
+        alert["fingerprint"] = f"{i:08x}{n:08x}"
+    return copied
+
+
+def group_keys(recorder: RecordingServer) -> list[str]:
+    return sorted(r.json()["groupKey"] for r in recorder.delivered)
+
+
+def test_async_mode_answers_202_and_delivers_from_the_queue(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    sample_payload: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    delivery = {"mode": "async", "queue_path": str(tmp_path / "queue.sqlite3")}
+    service = service_factory(
+        explainer_config(clanker.url, {"team": recorder.url}, delivery=delivery)
+    )
+
+    result = service.post_payload(sample_payload)
+
+    assert result.status == 202
+    assert result.json == {"status": "queued", "route": "default"}
+    assert recorder.wait_for(1)[0].json()["explained"] is True
+
+
+def test_a_full_queue_answers_503_so_alertmanager_retries(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    sample_payload: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    clanker.default = Behaviour.hang(3)
+    delivery = {"mode": "async", "queue_path": str(tmp_path / "q.sqlite3"), "queue_max": 2}
+    service = service_factory(
+        explainer_config(clanker.url, {"team": recorder.url}, delivery=delivery)
+    )
+
+    statuses = [service.post_payload(distinct(sample_payload, i)).status for i in range(3)]
+
+    assert statuses == [202, 202, 503]
+
+
+def test_entries_queued_when_the_process_is_killed_are_delivered_once_after_restart(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    sample_payload: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    clanker.default = Behaviour.hang(30)  # nothing can finish before the kill
+    delivery = {"mode": "async", "queue_path": str(tmp_path / "queue.sqlite3")}
+    config = explainer_config(clanker.url, {"team": recorder.url}, delivery=delivery)
+    first = service_factory(config)
+    payloads = [distinct(sample_payload, i) for i in range(5)]
+    assert [first.post_payload(p).status for p in payloads] == [202] * 5
+
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    clanker.default = Behaviour.ok()
+    service_factory(config)  # the restarted process, same queue file
+    recorder.wait_for(5, timeout=20)
+    time.sleep(1)
+
+    assert group_keys(recorder) == sorted(p["groupKey"] for p in payloads)
+
+
+def test_with_redis_another_replica_finishes_a_dead_replicas_entries(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    redis_server: RedisProcess,
+    sample_payload: dict[str, Any],
+) -> None:
+    clanker.default = Behaviour.hang(30)
+    config = explainer_config(
+        clanker.url,
+        {"team": recorder.url},
+        delivery={"mode": "async"},
+        state={"backend": "redis", "url": redis_server.url},
+        inference={"timeout": 2},  # keeps the lease (and so the takeover) short
+    )
+    first = service_factory(config)
+    payloads = [distinct(sample_payload, i) for i in range(3)]
+    assert [first.post_payload(p).status for p in payloads] == [202] * 3
+    clanker.wait_for_calls(3)
+
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    clanker.default = Behaviour.ok()
+    service_factory(config)  # another replica
+    recorder.wait_for(3, timeout=90)
+    time.sleep(1)
+
+    assert group_keys(recorder) == sorted(p["groupKey"] for p in payloads)
