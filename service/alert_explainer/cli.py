@@ -158,7 +158,9 @@ def render(
         return 1
     try:
         notification = parse_notification(payload.read_bytes())
-        messages = templates[route.name].render(notification, route=route.name)
+        messages = templates[route.name].render(
+            notification, route=route.name, budget=settings.inference.prompt_budget_bytes
+        )
     except OSError as exc:
         print(f"alert-explainer: cannot read {payload}: {exc.strerror}", file=sys.stderr)
         return 1
