@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import signal
 import time
 from pathlib import Path
@@ -11,16 +10,9 @@ from typing import Any
 from tests.conftest import ServiceFactory
 from tests.support.clanker import Behaviour, ClankerEmulator
 from tests.support.configs import explainer_config
+from tests.support.payloads import distinct
 from tests.support.recorder import RecordingServer
 from tests.support.redis import RedisProcess
-
-
-def distinct(payload: dict[str, Any], i: int) -> dict[str, Any]:
-    copied = copy.deepcopy(payload)
-    copied["groupKey"] = f'{{}}:{{alertname="Queued{i}"}}'
-    for n, alert in enumerate(copied["alerts"]):
-        alert["fingerprint"] = f"{i:08x}{n:08x}"
-    return copied
 
 
 def group_keys(recorder: RecordingServer) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import signal
 import threading
 import time
@@ -11,16 +10,9 @@ from typing import Any
 from tests.conftest import ServiceFactory
 from tests.support.clanker import Behaviour, ClankerEmulator
 from tests.support.configs import explainer_config
+from tests.support.payloads import distinct
 from tests.support.recorder import RecordingServer
 from tests.support.service import PostResult
-
-
-def distinct(payload: dict[str, Any], i: int) -> dict[str, Any]:
-    copied = copy.deepcopy(payload)
-    copied["groupKey"] = f'{{}}:{{alertname="Storm{i}"}}'
-    for n, alert in enumerate(copied["alerts"]):
-        alert["fingerprint"] = f"{i:08x}{n:08x}"
-    return copied
 
 
 def test_sigterm_with_twenty_notifications_in_flight_loses_none(
