@@ -1,0 +1,166 @@
+{{/*
+Names, labels and the few derived values every template shares.
+*/}}
+
+{{/* The chart name, or nameOverride. */}}
+{{- define "alert-explainer.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The fully qualified app name: the release name when it already contains the chart name,
+else "<release>-<chart>". Truncated to 63 characters (DNS label limit).
+*/}}
+{{- define "alert-explainer.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Chart name and version, for the helm.sh/chart label. */}}
+{{- define "alert-explainer.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every object. */}}
+{{- define "alert-explainer.labels" -}}
+helm.sh/chart: {{ include "alert-explainer.chart" . }}
+{{ include "alert-explainer.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* The immutable subset used in selectors. */}}
+{{- define "alert-explainer.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "alert-explainer.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The ServiceAccount the pods run as. */}}
+{{- define "alert-explainer.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "alert-explainer.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret holding the API key, the webhook token and secrets.values. */}}
+{{- define "alert-explainer.secretName" -}}
+{{- default (include "alert-explainer.fullname" .) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{/* image reference: a digest pins the image and wins over the tag. */}}
+{{- define "alert-explainer.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/* The port the container listens on; the image EXPOSEs 8080 and the chart sets server.port. */}}
+{{- define "alert-explainer.containerPort" -}}
+8080
+{{- end }}
+
+{{/* Where the ConfigMap is mounted; config.yaml and every entry of `templates` live here. */}}
+{{- define "alert-explainer.configDir" -}}
+/etc/alert-explainer
+{{- end }}
+
+{{/* The receiver URL Alertmanager posts to, inside the cluster. */}}
+{{- define "alert-explainer.webhookURL" -}}
+{{- $path := "/webhook" }}
+{{- with .Values.alertmanagerConfig.webhookRoute }}
+{{- $path = printf "/webhook/%s" . }}
+{{- end }}
+{{- printf "http://%s.%s.svc:%v%s" (include "alert-explainer.fullname" .) .Release.Namespace .Values.service.port $path }}
+{{- end }}
+
+{{/*
+The service configuration: `config` from values, with what the chart owns laid over it:
+server.host/port (the container port) and, with webhookAuth.enabled, the bearer token
+read from $WEBHOOK_BEARER_TOKEN (appended to any auth the user configured).
+*/}}
+{{- define "alert-explainer.config" -}}
+{{- $config := deepCopy (default dict .Values.config) }}
+{{- $server := deepCopy (default dict (get $config "server")) }}
+{{- $_ := set $server "host" "0.0.0.0" }}
+{{- $_ = set $server "port" (int (include "alert-explainer.containerPort" .)) }}
+{{- $_ = set $config "server" $server }}
+{{- if .Values.webhookAuth.enabled }}
+{{- $auth := deepCopy (default dict (get $config "auth")) }}
+{{- $tokens := concat (default list (get $auth "bearer_tokens")) (list "${WEBHOOK_BEARER_TOKEN}") }}
+{{- $_ = set $auth "bearer_tokens" $tokens }}
+{{- $_ = set $config "auth" $auth }}
+{{- end }}
+{{- toYaml $config }}
+{{- end }}
+
+{{/*
+Whether the container gets CLANKER_CLOUD_API_KEY from the Secret: always with an existing
+Secret (unless secrets.keys.clankerApiKey is emptied), else only when a key was given.
+*/}}
+{{- define "alert-explainer.hasApiKey" -}}
+{{- if .Values.secrets.existingSecret }}
+{{- if .Values.secrets.keys.clankerApiKey }}true{{ end }}
+{{- else if .Values.secrets.clankerApiKey }}true
+{{- end }}
+{{- end }}
+
+{{/* Environment variable names taken one-to-one from Secret keys. */}}
+{{- define "alert-explainer.secretEnvNames" -}}
+{{- $names := concat (keys .Values.secrets.values) .Values.secrets.existingSecretEnv | uniq | sortAlpha }}
+{{- toJson $names }}
+{{- end }}
+
+{{/*
+The webhook bearer token for the chart's Secret: webhookAuth.bearerToken, else the value
+already in the release's Secret (so upgrades keep it), else a new random one.
+*/}}
+{{- define "alert-explainer.webhookBearerToken" -}}
+{{- if .Values.webhookAuth.bearerToken }}
+{{- .Values.webhookAuth.bearerToken }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "alert-explainer.secretName" .) | default dict }}
+{{- $current := dig "data" .Values.secrets.keys.webhookBearerToken "" $existing }}
+{{- if $current }}
+{{- $current | b64dec }}
+{{- else }}
+{{- randAlphaNum 32 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Refuse value combinations that cannot work, with a message saying what to change. */}}
+{{- define "alert-explainer.validate" -}}
+{{- if and .Values.secrets.existingSecret (or .Values.secrets.clankerApiKey .Values.secrets.values) }}
+{{- fail "secrets.existingSecret is set: put the API key and other secret values in that Secret, not in secrets.clankerApiKey / secrets.values" }}
+{{- end }}
+{{- if and .Values.secrets.existingSecret .Values.webhookAuth.bearerToken }}
+{{- fail "secrets.existingSecret is set: put the webhook token in that Secret (key secrets.keys.webhookBearerToken), not in webhookAuth.bearerToken" }}
+{{- end }}
+{{- if and .Values.secrets.existingSecretEnv (not .Values.secrets.existingSecret) }}
+{{- fail "secrets.existingSecretEnv names keys of secrets.existingSecret, which is not set; use secrets.values for the chart's own Secret" }}
+{{- end }}
+{{- with .Values.alertmanagerConfig.webhookRoute }}
+{{- $routes := list }}
+{{- range (get (default dict $.Values.config) "routes" | default list) }}
+{{- $routes = append $routes (get . "name") }}
+{{- end }}
+{{- if not (has . $routes) }}
+{{- fail (printf "alertmanagerConfig.webhookRoute %q is not a route in config.routes (%s)" . (join ", " $routes)) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.webhookAuth.enabled (not .Values.secrets.keys.webhookBearerToken) }}
+{{- fail "webhookAuth.enabled needs secrets.keys.webhookBearerToken (the Secret key holding the token)" }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,1 @@
+"""Tests of what ships the service: Dockerfile, Helm chart, Alertmanager, Prometheus, Grafana."""
