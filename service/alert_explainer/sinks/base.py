@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import SecretStr
 
 from alert_explainer.alertmanager import Alert, Notification
 from alert_explainer.errors import SinkError, TransportError
+from alert_explainer.explanation import Explanation, parse_explanation
 from alert_explainer.prompts import timestamp
 from alert_explainer.retry import retry_until
 from alert_explainer.transport import HttpClient, HttpResponse
@@ -36,6 +41,11 @@ class Message:
         n = self.notification
         count = len(n.firing) if n.status == "firing" else len(n.alerts)
         return f"[{n.status.upper()}:{count}] {n.title}"
+
+    @property
+    def parts(self) -> Explanation | None:
+        """The explanation split into headline, what, cause and checks; None without one."""
+        return None if self.explanation is None else parse_explanation(self.explanation)
 
     @property
     def summary(self) -> str:
@@ -87,34 +97,162 @@ class Sink(Protocol):
         ...
 
 
-class HttpPoster:
-    """POSTs JSON to one destination URL with retries on 429 and 5xx inside `timeout`."""
+MASK = "[secret]"
+MIN_TOKEN_LENGTH = 12
+MAX_ERROR_TEXT = 500
 
-    def __init__(self, sink: str, http: HttpClient, url: str, timeout: float) -> None:
+
+class HttpPoster:
+    """POSTs JSON to one destination with retries on 429 and 5xx inside `timeout`.
+
+    Destinations differ in how they say "wait" and "no", so three hooks adapt it:
+    `describe` picks the destination's error text out of an answer, `retry_after` reads a
+    wait the destination puts in its body (Telegram, Discord) when no Retry-After header
+    came, and `accept` inspects a 2xx answer for an application error (Slack's
+    `ok: false`). Every error text has `secrets` (and the URL) replaced by "[secret]".
+    """
+
+    def __init__(
+        self,
+        sink: str,
+        http: HttpClient,
+        url: str,
+        timeout: float,
+        *,
+        secrets: Sequence[str] = (),
+        describe: Callable[[HttpResponse], str] | None = None,
+        retry_after: Callable[[HttpResponse], float | None] | None = None,
+        accept: Callable[[HttpResponse], None] | None = None,
+    ) -> None:
         self._sink = sink
         self._http = http
         self._url = url
         self._timeout = timeout
+        known = {url, *url_secrets(url), *(s for s in secrets if s)}
+        self._secrets = sorted(known, key=len, reverse=True)
+        self._describe = describe or error_text
+        self._retry_after = retry_after
+        self._accept = accept
 
-    async def post(self, payload: Any, headers: dict[str, str] | None = None) -> HttpResponse:
-        """The destination's 2xx answer; SinkError for anything else."""
+    async def post(
+        self, payload: Any, headers: dict[str, str] | None = None, *, url: str | None = None
+    ) -> HttpResponse:
+        """The destination's accepted answer; SinkError for anything else.
+
+        `url` replaces the configured URL for this call (an API's other endpoint).
+        """
         deadline = asyncio.get_running_loop().time() + self._timeout
+        target = url or self._url
 
         async def attempt(seconds_left: float) -> HttpResponse:
             try:
                 response = await self._http.post_json(
-                    self._url, payload, timeout=seconds_left, headers=headers
+                    target, payload, timeout=seconds_left, headers=headers
                 )
             except TransportError as exc:
-                raise SinkError(self._sink, str(exc), retryable=True) from None
+                raise SinkError(self._sink, self.scrub(str(exc)), retryable=True) from None
             if 200 <= response.status < 300:
+                if self._accept is not None:
+                    try:
+                        self._accept(response)
+                    except SinkError as exc:
+                        exc.args = (self.scrub(str(exc)),)
+                        raise
                 return response
             retryable = response.status == 429 or response.status >= 500
+            wait = response.retry_after()
+            if wait is None and self._retry_after is not None:
+                wait = self._retry_after(response)
             raise SinkError(
                 self._sink,
-                f"answered {response.status}: {response.text() or '(empty body)'}",
+                self.scrub(f"answered {response.status}: {self._describe(response)}"),
                 retryable=retryable,
-                retry_after=response.retry_after(),
+                retry_after=wait,
             )
 
         return await retry_until(deadline, attempt)
+
+    def scrub(self, text: str) -> str:
+        """`text` with every secret replaced, so errors and logs never carry one."""
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+
+class UrlSinkSettings(Protocol):
+    """What a sink posting to one configured URL needs from its settings."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def url(self) -> SecretStr: ...
+
+    @property
+    def timeout(self) -> float: ...
+
+
+class PostingSink:
+    """A destination that takes one JSON body per message at one URL (chat webhooks).
+
+    `render(message, sink_name)` builds the body, already fitted to the destination;
+    `url` adapts the configured URL (a query parameter the destination needs).
+    """
+
+    def __init__(
+        self,
+        settings: UrlSinkSettings,
+        http: HttpClient,
+        render: Callable[[Message, str], Any],
+        headers: dict[str, str] | None = None,
+        url: Callable[[str], str] = str,
+        **poster: Any,
+    ) -> None:
+        self.name = settings.name
+        self._render = render
+        self._headers = headers
+        secret = settings.url.get_secret_value()
+        secrets = [secret, *(headers or {}).values(), *poster.pop("secrets", [])]
+        self._poster = HttpPoster(
+            settings.name, http, url(secret), settings.timeout, secrets=secrets, **poster
+        )
+
+    async def send(self, message: Message) -> None:
+        """Render and post; SinkError unless the destination accepts it."""
+        await self._poster.post(self._render(message, self.name), headers=self._headers)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a URL that may be a token: long path segments and query values.
+
+    Webhook URLs carry their secret there (Slack's `/services/T/B/<token>`, Google
+    Chat's `?token=`, Teams' `&sig=`), and a destination may echo it in an error.
+    """
+    parsed = urlsplit(url)
+    candidates = parsed.path.split("/") + [v for _, v in parse_qsl(parsed.query)]
+    return [c for c in candidates if len(c) >= MIN_TOKEN_LENGTH]
+
+
+def error_text(response: HttpResponse, text: str = "message", details: str = "errors") -> str:
+    """The destination's error: its JSON `message` (and `errors`), else the body's start.
+
+    Field names differ (Telegram's `description`, Slack's `error`); pass them.
+    """
+    message = json_field(response, text)
+    extra = json_field(response, details)
+    if message:
+        return (f"{message}: {extra}" if extra else str(message))[:MAX_ERROR_TEXT]
+    return response.text() or "(empty body)"
+
+
+def json_field(response: HttpResponse, *path: str) -> Any:
+    """`response`'s JSON body at `path` (e.g. "parameters", "retry_after"), or None."""
+    try:
+        value: Any = response.json()
+    except ValueError:
+        return None
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value

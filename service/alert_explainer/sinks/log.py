@@ -16,7 +16,9 @@ class LogSink:
         self.name = name
 
     async def send(self, message: Message) -> None:
+        """Log one `explanation` event with the facts and the explanation's headline."""
         n = message.notification
+        parts = message.parts
         logger.info(
             "explanation",
             sink=self.name,
@@ -25,6 +27,7 @@ class LogSink:
             status=n.status,
             alerts=len(n.alerts),
             headline=message.headline,
+            explanation_headline=parts.headline if parts else None,
             explained=message.explained,
             error=message.error,
             model=message.model,

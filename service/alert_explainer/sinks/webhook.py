@@ -1,7 +1,15 @@
 """The `webhook` sink: a documented, versioned JSON document for any HTTP endpoint.
 
-Schema version 1 (docs/destinations.md): version, route, receiver, status, groupKey,
-summary, explained, error, model, alertmanager (the original payload, unchanged).
+Version 1 (the default): version, route, receiver, status, groupKey, summary, explained,
+error, model, alertmanager (the original payload, unchanged).
+
+Version 2 carries what chat destinations show instead of `summary`: `title`,
+`explanation` (the model's text and its parts: headline, whatIsHappening, likelyCause,
+firstChecks, structured, shortened), `notice` (why there is no explanation), `facts`
+(severity, counts, group labels) and `links`. With `max_bytes` set, a
+version 2 document is kept within it: the explanation is shortened first, then alerts
+are left out of `alertmanager.alerts` (counted in its `truncatedAlerts`).
+docs/destinations.md has the full schema.
 """
 
 from __future__ import annotations
@@ -9,14 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 from alert_explainer.config import WebhookSinkSettings
-from alert_explainer.sinks.base import HttpPoster, Message
-from alert_explainer.transport import HttpClient
+from alert_explainer.sinks.base import Message, PostingSink
+from alert_explainer.sinks.layout import CUT, View, fit
+from alert_explainer.transport import HttpClient, encode_json
 
 SCHEMA_VERSION = "1"
 
 
 def document(message: Message) -> dict[str, Any]:
-    """The JSON document posted for a message."""
+    """The version 1 JSON document posted for a message."""
     n = message.notification
     return {
         "version": SCHEMA_VERSION,
@@ -32,15 +41,73 @@ def document(message: Message) -> dict[str, Any]:
     }
 
 
-class WebhookSink:
-    """POSTs `document(message)` to the configured URL."""
+def explanation(message: Message, view: View) -> dict[str, Any] | None:
+    """The explanation block of version 2, from the (possibly shortened) view."""
+    parts = message.parts
+    if parts is None:
+        return None
+    texts = {s.label: s.text for s in view.sections}
+    checks = next((s.items for s in view.sections if s.items), [])
+    pieces = [*texts.values(), *checks]
+    shortened = any(p.endswith(CUT) for p in pieces)
+    return {
+        "text": "\n\n".join(pieces) if shortened else parts.body,
+        "structured": parts.structured,
+        "shortened": shortened,
+        "headline": view.headline,
+        "whatIsHappening": texts.get("What is happening", ""),
+        "likelyCause": texts.get("Likely cause", ""),
+        "firstChecks": checks,
+    }
 
-    def __init__(self, settings: WebhookSinkSettings, http: HttpClient) -> None:
-        self.name = settings.name
-        self._headers = {k: v.get_secret_value() for k, v in settings.headers.items()}
-        self._poster = HttpPoster(
-            settings.name, http, settings.url.get_secret_value(), settings.timeout
+
+def document_v2(message: Message, view: View) -> dict[str, Any]:
+    """The version 2 document for a view; `alertmanager.alerts` holds the listed alerts."""
+    n = message.notification
+    raw = dict(n.raw)
+    listed = len(view.alerts)
+    if listed < len(n.alerts):
+        raw["alerts"] = list(raw.get("alerts", []))[:listed]
+        raw["truncatedAlerts"] = view.hidden_alerts
+    f = view.facts
+    return {
+        "version": "2",
+        "route": message.route,
+        "receiver": n.receiver,
+        "status": n.status,
+        "groupKey": n.group_key,
+        "title": f.title,
+        "explained": message.explained,
+        "error": message.error,
+        "model": message.model,
+        "explanation": explanation(message, view),
+        "notice": view.notice,
+        "facts": {
+            "severity": f.severity,
+            "firing": f.firing,
+            "resolved": f.resolved,
+            "notSent": f.not_sent,
+            "groupLabels": f.group_labels,
+        },
+        "links": [{"label": link.label, "url": link.url} for link in f.links],
+        "alertmanager": raw,
+    }
+
+
+def build(settings: WebhookSinkSettings, http: HttpClient) -> PostingSink:
+    """The sink for the configured schema version."""
+    headers = {k: v.get_secret_value() for k, v in settings.headers.items()}
+    if settings.version == 1:
+        return PostingSink(settings, http, lambda message, _: document(message), headers=headers)
+    limit = settings.max_bytes
+
+    def render(message: Message, sink: str) -> dict[str, Any]:
+        return fit(
+            sink,
+            message,
+            lambda view: document_v2(message, view),
+            lambda doc: limit is None or len(encode_json(doc)) <= limit,
+            max_alerts=len(message.notification.alerts),
         )
 
-    async def send(self, message: Message) -> None:
-        await self._poster.post(document(message), headers=self._headers)
+    return PostingSink(settings, http, render, headers=headers)

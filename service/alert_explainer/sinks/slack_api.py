@@ -1,0 +1,86 @@
+"""The `slack_api` sink: `chat.postMessage` with a bot token, one thread per alert group.
+
+The first notification of a group starts a message; every later one (reminders, new
+alerts, the resolution) is a reply under it, so a channel shows one line per incident.
+The parent's `ts` is kept in the state store per (sink, channel, group) for
+`thread_ttl` (7 days by default); after that a group starts a new thread.
+
+Contract (docs.slack.dev, chat.postMessage): `Authorization: Bearer xoxb-…`; application
+errors are HTTP 200 with `{"ok": false, "error": "..."}`; `ratelimited` and HTTP 429
+(with Retry-After) mean try later. Blocks and limits are the same as the `slack` sink.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from alert_explainer.config import SlackApiSinkSettings
+from alert_explainer.errors import SinkError
+from alert_explainer.sinks.base import HttpPoster, Message, error_text, json_field
+from alert_explainer.sinks.slack import payload
+from alert_explainer.store import StateStore
+from alert_explainer.transport import HttpClient, HttpResponse
+
+RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable"}
+)
+
+
+def thread_key(sink: str, channel: str, group_key: str) -> str:
+    """The state-store key of a group's parent message."""
+    digest = hashlib.sha256(group_key.encode()).hexdigest()
+    return f"slack_api:thread:{sink}:{channel}:{digest}"
+
+
+class SlackApiSink:
+    """Posts Block Kit messages with `chat.postMessage`, threading by alert group."""
+
+    def __init__(self, settings: SlackApiSinkSettings, http: HttpClient, state: StateStore) -> None:
+        self.name = settings.name
+        self._channel = settings.channel
+        self._state = state
+        self._ttl = settings.thread_ttl
+        token = settings.token.get_secret_value()
+        self._headers = {"Authorization": f"Bearer {token}"}
+        self._poster = HttpPoster(
+            settings.name,
+            http,
+            f"{settings.api_url}/chat.postMessage",
+            settings.timeout,
+            secrets=[token],
+            describe=_describe,
+            accept=self._accept,
+        )
+
+    async def send(self, message: Message) -> None:
+        """Post the message, as a reply when its group already has a thread."""
+        key = thread_key(self.name, self._channel, message.notification.group_key)
+        parent = await self._state.get(key)
+        body: dict[str, Any] = {
+            "channel": self._channel,
+            **payload(message, self.name),
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if parent:
+            body["thread_ts"] = parent
+        response = await self._poster.post(body, headers=self._headers)
+        ts = json_field(response, "ts")
+        if not parent and isinstance(ts, str) and ts:
+            await self._state.put(key, ts, self._ttl)
+
+    def _accept(self, response: HttpResponse) -> None:
+        """Slack answers 200 even for errors: only `ok: true` is a delivery."""
+        if json_field(response, "ok") is True:
+            return
+        error = str(json_field(response, "error") or "unexpected answer")
+        raise SinkError(
+            self.name,
+            f"Slack answered ok=false: {error}",
+            retryable=error in RETRYABLE_ERRORS,
+        )
+
+
+def _describe(response: HttpResponse) -> str:
+    return error_text(response, "error")
