@@ -28,6 +28,7 @@ from alert_explainer.errors import PayloadError
 from alert_explainer.inference import InferenceClient
 from alert_explainer.looplag import watch_loop_lag
 from alert_explainer.metrics import CONTENT_TYPE, Metrics
+from alert_explainer.openapi import openapi_document
 from alert_explainer.pipeline import DeliveryFailed, Pipeline
 from alert_explainer.queue import DurableQueue, QueueError, RedisStreamQueue, SqliteQueue
 from alert_explainer.routing import Router
@@ -117,9 +118,17 @@ def create_app(settings: Settings) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
+        if settings.http.insecure_skip_verify:
+            logger.warning(
+                "tls_verification_disabled",
+                message="http.insecure_skip_verify is on: HTTPS certificates of the inference "
+                "API and every destination are NOT checked. Use only in a lab.",
+            )
         http = HttpClient(
             max_connections=settings.inference.max_connections,
             user_agent=f"alert-explainer/{__version__}",
+            ca_file=settings.http.ca_file,
+            verify=not settings.http.insecure_skip_verify,
         )
         inference = InferenceClient(http, settings.inference, metrics)
         if not inference.configured:
@@ -141,7 +150,9 @@ def create_app(settings: Settings) -> Starlette:
         background = [asyncio.create_task(watch_loop_lag(metrics))]
         if settings.delivery.mode == "async":
             queue = build_queue(settings, pipeline.owner)
-            worker = Worker(queue, pipeline, router, lease=pipeline.lease_ttl)
+            worker = Worker(
+                queue, pipeline, router, limits=settings.server.limits, lease=pipeline.lease_ttl
+            )
             background.append(asyncio.create_task(worker.run()))
         lifecycle.ready = True
         logger.info(
@@ -194,14 +205,14 @@ def create_app(settings: Settings) -> Starlette:
             return unauthorized(name or "", gate)
         try:
             body = await read_body(request, settings.server.max_body_bytes)
-            notification = parse_notification(body)
+            notification = parse_notification(body, settings.server.limits)
         except PayloadError as exc:
             return error(exc.status, str(exc))
         compiled = named or router.select(notification)
         if compiled is None:
             return error(
                 404,
-                f"no route accepts this notification (receiver {notification.receiver!r}, "
+                f"no route accepts this notification (receiver {notification.receiver[:80]!r}, "
                 f"status {notification.status}); add a route without conditions as a catch-all",
             )
         route = compiled.settings
@@ -253,13 +264,15 @@ def create_app(settings: Settings) -> Starlette:
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
+    async def openapi_endpoint(request: Request) -> Response:
+        return JSONResponse(openapi_document(settings.server.limits))
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return error(
-            exc.status_code,
-            exc.detail,
-            **({"allowed": exc.headers.get("Allow")} if exc.headers else {}),
-        )
+        response = error(exc.status_code, exc.detail)
+        if exc.headers:  # e.g. Allow on a 405, as RFC 9110 requires
+            response.headers.update(exc.headers)
+        return response
 
     async def server_error(request: Request, exc: Exception) -> Response:
         logger.exception("request_crashed", path=request.url.path)
@@ -272,6 +285,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),  # kubelet liveness
             Route("/readyz", readyz, methods=["GET"]),  # kubelet readiness
             Route("/metrics", metrics_endpoint, methods=["GET"]),  # Prometheus
+            Route("/openapi.json", openapi_endpoint, methods=["GET"]),  # API description
         ],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: server_error},

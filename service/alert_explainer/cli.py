@@ -22,8 +22,9 @@ from alert_explainer.config import CONFIG_PATH_ENV, Settings, load_settings
 from alert_explainer.errors import ConfigError, PayloadError, TemplateError
 from alert_explainer.inference import request_body
 from alert_explainer.log import configure_logging
-from alert_explainer.pipeline import request_metadata
+from alert_explainer.pipeline import build_prompt, request_metadata
 from alert_explainer.prompts import PromptTemplates
+from alert_explainer.redact import Redactor
 from alert_explainer.transport import encode_json
 
 logger = structlog.get_logger("alert_explainer.cli")
@@ -156,10 +157,15 @@ def render(
             f"alert-explainer: unknown route {route_name!r}; configured: {known}", file=sys.stderr
         )
         return 1
+    redactor = Redactor.from_settings(settings.redaction, settings.server.limits.max_value_length)
     try:
-        notification = parse_notification(payload.read_bytes())
-        messages = templates[route.name].render(
-            notification, route=route.name, budget=settings.inference.prompt_budget_bytes
+        notification = parse_notification(payload.read_bytes(), settings.server.limits)
+        messages, shown, _ = build_prompt(
+            redactor,
+            templates[route.name],
+            notification,
+            route.name,
+            settings.inference.prompt_budget_bytes,
         )
     except OSError as exc:
         print(f"alert-explainer: cannot read {payload}: {exc.strerror}", file=sys.stderr)
@@ -171,7 +177,7 @@ def render(
         settings.inference,
         messages,
         model=route.model or settings.inference.model,
-        metadata=request_metadata(route, notification),
+        metadata=request_metadata(route, shown),
     )
     if pretty:
         print(json.dumps(body, indent=2, ensure_ascii=False))

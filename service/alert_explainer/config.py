@@ -84,8 +84,6 @@ class ServerSettings(_Model):
     # Then, how long notifications in progress may take before the process exits.
     shutdown_grace: Duration = 25.0
     limits: LimitSettings = Field(default_factory=LimitSettings)
-    # Serve /metrics, /healthz and /readyz on this port too (or only here); None = main port.
-    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
 
 class InferenceLimits(_Model):

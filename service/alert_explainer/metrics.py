@@ -226,9 +226,15 @@ class Metrics:
                 self.deliveries.labels(sink, outcome)
         for limit in LIMITS:
             self.inference_limited.labels(limit)
+        for route in ["", *routes]:
+            self.auth_failures.labels(route)
         for model in models:
             for route in routes:
                 self.inference_calls.labels(route, model)
+                self.prompt_characters.labels(route, model)
+                self.completion_characters.labels(route, model)
+                for kind in ("prompt", "completion"):
+                    self.tokens.labels(route, model, kind)
             self.inference_duration.labels(model)
             for outcome in INFERENCE_OUTCOMES:
                 self.inference_requests.labels(model, outcome)

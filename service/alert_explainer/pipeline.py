@@ -14,6 +14,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,9 @@ from alert_explainer.errors import DeliveryError, InferenceError, SinkError, Tem
 from alert_explainer.inference import Explanation, InferenceClient
 from alert_explainer.metrics import Metrics
 from alert_explainer.prompts import ChatMessage, PromptTemplates
+from alert_explainer.redact import Redactor
 from alert_explainer.routing import CompiledRoute
+from alert_explainer.sanitize import sanitize_explanation
 from alert_explainer.sinks import Message, Sink
 from alert_explainer.store import StateStore
 
@@ -119,6 +122,11 @@ class Pipeline:
         # parallel), so a crashed holder's work is taken over soon after it could have ended.
         slowest_sink = max((getattr(s, "timeout", 0.0) for s in settings.sinks), default=0.0)
         self._lease_ttl = settings.inference.timeout + slowest_sink + 10.0
+        self._redactor = Redactor.from_settings(
+            settings.redaction, settings.server.limits.max_value_length
+        )
+        for rule in self._redactor.rule_names:
+            metrics.redactions.labels(rule)
         self.templates = {
             r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes
         }
@@ -259,13 +267,13 @@ class Pipeline:
         templates: PromptTemplates,
     ) -> Outcome:
         try:
-            messages = await self._render(templates, notification, route.name)
+            messages, shown = await self._prompt(templates, notification, route.name)
             if not self._inference.configured:
                 raise InferenceError("no API key configured", code="no_api_key", retryable=False)
             async with self._guard.permit():
                 self._metrics.inference_calls.labels(route.name, model).inc()
                 explanation = await self._inference.explain(
-                    messages, model=model, metadata=request_metadata(route, notification)
+                    messages, model=model, metadata=request_metadata(route, shown)
                 )
         except TemplateError as exc:
             logger.error("template_failed", route=route.name, error=str(exc))
@@ -279,16 +287,22 @@ class Pipeline:
                 )
             return Outcome(error=exc.reason, code=exc.code, model=model)
         self._count_spend(route.name, model, messages, explanation)
-        return Outcome(text=explanation.text, model=explanation.model)
+        # The model's answer is untrusted too: no mass mentions or active markup go onward.
+        return Outcome(text=sanitize_explanation(explanation.text), model=explanation.model)
 
-    async def _render(
+    async def _prompt(
         self, templates: PromptTemplates, notification: Notification, route: str
-    ) -> list[ChatMessage]:
+    ) -> tuple[list[ChatMessage], Notification]:
         budget = self._settings.inference.prompt_budget_bytes
+        args = (self._redactor, templates, notification, route, budget)
         if len(notification.alerts) <= _RENDER_INLINE_MAX_ALERTS:
-            return templates.render(notification, route=route, budget=budget)
-        # A big group takes tens of milliseconds to render: keep the event loop free.
-        return await asyncio.to_thread(templates.render, notification, route=route, budget=budget)
+            messages, shown, counts = build_prompt(*args)
+        else:
+            # A big group takes tens of milliseconds to redact and render: keep the loop free.
+            messages, shown, counts = await asyncio.to_thread(build_prompt, *args)
+        for rule, count in counts.items():
+            self._metrics.redactions.labels(rule).inc(count)
+        return messages, shown
 
     def _count_spend(
         self, route: str, model: str, messages: list[ChatMessage], explanation: Explanation
@@ -331,6 +345,22 @@ class Pipeline:
             sink_name, "ok" if result == "delivered" else "failed"
         ).inc()
         return result
+
+
+def build_prompt(
+    redactor: Redactor,
+    templates: PromptTemplates,
+    notification: Notification,
+    route: str,
+    budget: int,
+) -> tuple[list[ChatMessage], Notification, Counter[str]]:
+    """What the inference API sees: the notification redacted, rendered within `budget`.
+
+    Returns the messages, the redacted notification (for request metadata) and the number
+    of redactions by rule. The original notification stays untouched for identity and sinks.
+    """
+    shown, counts = redactor.prepare(notification)
+    return templates.render(shown, route=route, budget=budget), shown, counts
 
 
 def request_metadata(route: RouteSettings, notification: Notification) -> dict[str, Any]:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 import time
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -25,6 +27,14 @@ from alert_explainer.errors import TransportError
 # Answers we read are small (an explanation, a destination's "ok"); a larger one is cut
 # so a misbehaving peer cannot make us buffer without bound.
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Certificate verification against the system CAs, plus `ca_file` when given."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=str(ca_file))
+    return context
 
 
 def encode_json(payload: Any) -> bytes:
@@ -66,9 +76,20 @@ class HttpResponse:
 class HttpClient:
     """A pooled HTTP client; create it inside the running event loop, close it on shutdown."""
 
-    def __init__(self, *, max_connections: int = 100, user_agent: str = "alert-explainer") -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        user_agent: str = "alert-explainer",
+        ca_file: Path | None = None,
+        verify: bool = True,
+    ) -> None:
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=max_connections, limit_per_host=max_connections),
+            connector=aiohttp.TCPConnector(
+                limit=max_connections,
+                limit_per_host=max_connections,
+                ssl=tls_context(ca_file) if verify else False,
+            ),
             headers={"User-Agent": user_agent},
             trust_env=True,  # honour HTTPS_PROXY / NO_PROXY as SREs' other tools do
             raise_for_status=False,

@@ -12,6 +12,7 @@ import contextlib
 import structlog
 
 from alert_explainer.alertmanager import parse_notification
+from alert_explainer.config import LimitSettings
 from alert_explainer.errors import PayloadError
 from alert_explainer.pipeline import DeliveryFailed, Pipeline
 from alert_explainer.queue import DurableQueue, Entry
@@ -33,9 +34,11 @@ class Worker:
         pipeline: Pipeline,
         router: Router,
         *,
+        limits: LimitSettings,
         concurrency: int = 16,
         lease: float = 120.0,
     ) -> None:
+        self._limits = limits
         self._queue = queue
         self._pipeline = pipeline
         self._router = router
@@ -75,7 +78,7 @@ class Worker:
         log = logger.bind(entry=entry.id, route=entry.route, attempt=entry.attempts)
         route = self._router.named(entry.route)
         try:
-            notification = parse_notification(entry.body)
+            notification = parse_notification(entry.body, self._limits)
         except PayloadError as exc:  # validated before queuing; only a changed parser gets here
             log.error("queued_notification_unreadable", error=str(exc))
             await self._queue.done(entry)
