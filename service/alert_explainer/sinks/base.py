@@ -229,7 +229,10 @@ def url_secrets(url: str) -> list[str]:
     Chat's `?token=`, Teams' `&sig=`), and a destination may echo it in an error.
     """
     parsed = urlsplit(url)
-    candidates = parsed.path.split("/") + [v for _, v in parse_qsl(parsed.query)]
+    segments = parsed.path.split("/")
+    # Every tail of the path too ("T0/B0/<token>"): an echo may quote it from any segment.
+    tails = ["/".join(segments[i:]) for i in range(len(segments))]
+    candidates = segments + tails + [v for _, v in parse_qsl(parsed.query)]
     return [c for c in candidates if len(c) >= MIN_TOKEN_LENGTH]
 
 
