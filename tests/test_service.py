@@ -382,3 +382,33 @@ def test_metrics_are_exposed_in_prometheus_format(
         "process_resident_memory_bytes",
     ):
         assert line in text, line
+
+
+def test_a_route_can_override_the_model_and_the_templates(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    sample_payload: dict[str, Any],
+) -> None:
+    routes: list[dict[str, Any]] = [
+        {
+            "name": "custom",
+            "sinks": ["team"],
+            "model": "models/gemini-3.5-pro",
+            "templates": {"system": "Be terse.", "user": "{{ alert_count }} x {{ group_key }}"},
+        },
+        {"name": "default", "sinks": ["team"]},
+    ]
+    service = service_factory(explainer_config(clanker.url, {"team": recorder.url}, routes=routes))
+
+    assert service.post_payload(sample_payload, route="custom").status == 200
+    assert service.post_payload(sample_payload, route="default").status == 200
+
+    custom, default = (call.json() for call in clanker.calls)
+    assert custom["model"] == "models/gemini-3.5-pro"
+    assert custom["messages"] == [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": f"2 x {sample_payload['groupKey']}"},
+    ]
+    assert default["model"] == "gemini-3.5-flash"
+    assert recorder.delivered[0].json()["model"] == "models/gemini-3.5-pro"

@@ -23,7 +23,7 @@ from alert_explainer.errors import ConfigError, PayloadError, TemplateError
 from alert_explainer.inference import request_body
 from alert_explainer.log import configure_logging
 from alert_explainer.pipeline import build_prompt, request_metadata
-from alert_explainer.prompts import PromptTemplates
+from alert_explainer.prompts import PromptTemplates, specimen
 from alert_explainer.redact import Redactor
 from alert_explainer.transport import encode_json
 
@@ -70,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.config)
         templates = {r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes}
+        for name, route_templates in templates.items():
+            try:  # compiled is not enough: an unknown variable only fails when rendered
+                route_templates.render(specimen(), route=name)
+            except TemplateError as exc:
+                raise TemplateError(f"routes {name!r}: {exc}") from None
     except ConfigError as exc:
         print(f"alert-explainer: {exc}", file=sys.stderr)
         return 1

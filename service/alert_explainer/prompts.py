@@ -231,6 +231,39 @@ class PromptTemplates:
         return content
 
 
+def specimen() -> Notification:
+    """A notification with every field filled, to render templates against in check-config.
+
+    A template that fails on it (an unknown variable, a bad filter) would fail on real alerts.
+    """
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "Specimen", "severity": "warning", "namespace": "default"},
+        "annotations": {
+            "summary": "s",
+            "description": "d",
+            "runbook_url": "https://runbooks.example/s",
+        },
+        "startsAt": "2026-01-01T00:00:00Z",
+        "endsAt": "2026-01-01T01:00:00Z",
+        "generatorURL": "https://prometheus.example/graph",
+        "fingerprint": "0000000000000000",
+    }
+    return Notification.model_validate(
+        {
+            "status": "firing",
+            "receiver": "specimen",
+            "groupKey": '{}:{alertname="Specimen"}',
+            "groupLabels": {"alertname": "Specimen"},
+            "commonLabels": alert["labels"],
+            "commonAnnotations": alert["annotations"],
+            "externalURL": "https://alertmanager.example",
+            "truncatedAlerts": 1,
+            "alerts": [alert, {**alert, "status": "resolved", "fingerprint": "1" * 16}],
+        }
+    )
+
+
 def _source(inline: str | None, file: Path | None, default: str) -> str:
     if inline is not None:
         return inline

@@ -1,0 +1,96 @@
+"""The command line: check-config names every problem, render prints the exact request body."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from alert_explainer.cli import main
+
+SAMPLE = Path(__file__).parent / "fixtures" / "alertmanager-firing.json"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_check_config_summarises_a_valid_configuration_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "routes: [{name: default, sinks: [log]}]\n")
+    assert main(["check-config", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert out.startswith("config OK")
+
+
+def test_check_config_renders_templates_so_unknown_variables_are_caught(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "routes:\n  - name: pager\n    sinks: [log]\n    templates: {user: '{{ group_labelz }}'}\n",
+    )
+    assert main(["check-config", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "routes 'pager': user template" in err
+    assert "group_labelz" in err
+
+
+def test_check_config_names_bad_matchers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path, "routes:\n  - {name: r, sinks: [log], matchers: ['severity~critical']}\n"
+    )
+    assert main(["check-config", "--config", str(path)]) == 1
+    assert "routes[0].matchers: invalid matcher 'severity~critical'" in capsys.readouterr().err
+
+
+def test_render_prints_the_exact_request_body_and_calls_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path,
+        "inference: {url: 'http://127.0.0.1:9/never-called', model: m-1, metadata: {team: sre}}\n",
+    )
+    assert main(["render", "--config", str(path), str(SAMPLE)]) == 0
+    body: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert list(body) == ["provider", "model", "messages", "metadata"]
+    assert body["model"] == "m-1"
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    assert body["metadata"] == {
+        "team": "sre",
+        "source": "alert-explainer",
+        "route": "default",
+        "receiver": "explain",
+        "status": "firing",
+        "alert_count": 2,
+    }
+
+
+def test_render_shows_the_redacted_prompt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload = json.loads(SAMPLE.read_text())
+    payload["alerts"][0]["annotations"]["description"] = "login failed: password=hunter2hunter2"
+    payload_path = tmp_path / "payload.json"
+    payload_path.write_text(json.dumps(payload))
+    assert main(["render", str(payload_path)]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2hunter2" not in out
+    assert "[REDACTED:" in out
+
+
+def test_render_refuses_an_invalid_payload_with_the_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    payload_path = tmp_path / "payload.json"
+    payload_path.write_text('{"status": "firing"}')
+    assert main(["render", str(payload_path)]) == 1
+    assert "alerts: Field required" in capsys.readouterr().err
