@@ -15,10 +15,12 @@ import json
 import os
 import ssl
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -91,10 +93,27 @@ class HttpClient:
                 ssl=tls_context(ca_file) if verify else False,
             ),
             headers={"User-Agent": user_agent},
-            trust_env=True,  # honour HTTPS_PROXY / NO_PROXY as SREs' other tools do
+            # Not trust_env: aiohttp would then re-read the proxy variables and ~/.netrc in a
+            # worker thread on every request. The proxy variables are read once, below.
+            trust_env=False,
             raise_for_status=False,
             auto_decompress=True,
         )
+        self._proxies = urllib.request.getproxies_environment()
+        self._proxy_by_origin: dict[str, str | None] = {}
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy HTTP(S)_PROXY names for `url`, unless NO_PROXY exempts its host."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._proxy_by_origin:
+            proxy = self._proxies.get(parts.scheme)
+            if proxy and urllib.request.proxy_bypass_environment(
+                parts.hostname or "", self._proxies
+            ):
+                proxy = None
+            self._proxy_by_origin[origin] = proxy
+        return self._proxy_by_origin[origin]
 
     async def post_json(
         self,
@@ -129,6 +148,7 @@ class HttpClient:
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=False,
+                proxy=self._proxy(url),
             ) as response:
                 content = await response.content.read(MAX_RESPONSE_BYTES)
                 return HttpResponse(
