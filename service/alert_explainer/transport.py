@@ -108,9 +108,7 @@ class HttpClient:
         origin = f"{parts.scheme}://{parts.netloc}"
         if origin not in self._proxy_by_origin:
             proxy = self._proxies.get(parts.scheme)
-            if proxy and urllib.request.proxy_bypass_environment(
-                parts.hostname or "", self._proxies
-            ):
+            if proxy and urllib.request.proxy_bypass(parts.hostname or ""):  # NO_PROXY
                 proxy = None
             self._proxy_by_origin[origin] = proxy
         return self._proxy_by_origin[origin]
