@@ -412,3 +412,27 @@ def test_a_route_can_override_the_model_and_the_templates(
     ]
     assert default["model"] == "gemini-3.5-flash"
     assert recorder.delivered[0].json()["model"] == "models/gemini-3.5-pro"
+
+
+def test_a_flap_back_to_an_earlier_state_is_delivered_again(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    sample_payload: dict[str, Any],
+    resolved_payload: dict[str, Any],
+) -> None:
+    service = service_factory(explainer_config(clanker.url, {"team": recorder.url}))
+
+    for payload in (sample_payload, resolved_payload, sample_payload, resolved_payload):
+        assert service.post_payload(payload).status == 200
+    retry = service.post_payload(resolved_payload)  # Alertmanager's retry of the last one
+
+    assert [r.json()["status"] for r in recorder.delivered] == [
+        "firing",
+        "resolved",
+        "firing",
+        "resolved",
+    ]
+    assert retry.json is not None
+    assert retry.json["sinks"] == {"team": "duplicate"}
+    assert clanker.call_count == 1  # the second firing reuses the first explanation

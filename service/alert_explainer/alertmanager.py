@@ -124,6 +124,10 @@ class Notification(BaseModel):
         states = sorted(f"{a.identity}:{a.status}" for a in self.alerts)
         return _digest(["notification", route, self.group_key, *states])
 
+    def group_identity(self, route: str) -> str:
+        """The alert group on a route, whatever its alerts' states."""
+        return _digest(["group", route, self.group_key])
+
     def state_key(self, route: str, model: str, template_version: str) -> str:
         """What an explanation depends on: identity plus model, templates and annotations."""
         alerts = sorted((a.identity, a.status, sorted(a.annotations.items())) for a in self.alerts)

@@ -196,7 +196,8 @@ class Pipeline:
             status=notification.status,
             alerts=len(notification.alerts),
         )
-        pending = [s for s in route.sinks if not await self._already_delivered(identity, s)]
+        group = notification.group_identity(route.name)
+        pending = [s for s in route.sinks if not await self._already_delivered(group, identity, s)]
         for sink in set(route.sinks) - set(pending):
             self._metrics.deliveries.labels(sink, "duplicate").inc()
         if not pending:
@@ -211,7 +212,9 @@ class Pipeline:
         outcome = await self._explain(route, notification) if explain else Outcome()
         explained_at = time.perf_counter()
         message = Message(route.name, notification, outcome.text, outcome.error, outcome.model)
-        results = await asyncio.gather(*(self._deliver(s, message, identity) for s in pending))
+        results = await asyncio.gather(
+            *(self._deliver(s, message, group, identity) for s in pending)
+        )
         sinks = dict.fromkeys(route.sinks, "duplicate") | dict(zip(pending, results, strict=True))
         failures = {s: r for s, r in sinks.items() if r not in ("delivered", "duplicate")}
         log.info(
@@ -318,10 +321,12 @@ class Pipeline:
     def _count_fallback(self, route: RouteSettings, code: str | None) -> None:
         self._metrics.fallbacks.labels(route.name, code or "unknown").inc()
 
-    async def _already_delivered(self, identity: str, sink: str) -> bool:
-        return await self._state.get(f"delivered:{sink}:{identity}") is not None
+    async def _already_delivered(self, group: str, identity: str, sink: str) -> bool:
+        # Only the group's last delivered state counts: a retry or the HA peer's copy matches
+        # it, while a flap back to an earlier state (firing, resolved, firing...) does not.
+        return await self._state.get(f"delivered:{sink}:{group}") == identity
 
-    async def _deliver(self, sink_name: str, message: Message, identity: str) -> str:
+    async def _deliver(self, sink_name: str, message: Message, group: str, identity: str) -> str:
         """Send to one sink; "delivered", or the reason it failed (never raises)."""
         sink = self._sinks[sink_name]
         started = time.perf_counter()
@@ -337,7 +342,7 @@ class Pipeline:
             result = f"sink {sink_name!r} failed unexpectedly ({type(exc).__name__})"
         else:
             await self._state.put(
-                f"delivered:{sink_name}:{identity}", "1", self._settings.delivery.dedup_window
+                f"delivered:{sink_name}:{group}", identity, self._settings.delivery.dedup_window
             )
             result = "delivered"
         self._metrics.delivery_duration.labels(sink_name).observe(time.perf_counter() - started)
