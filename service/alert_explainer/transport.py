@@ -88,7 +88,9 @@ class HttpClient:
     ) -> None:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(
-                limit=max_connections,
+                # Per host only: with one shared total, slow inference calls could hold every
+                # connection while the sinks' quick posts wait behind them.
+                limit=0,
                 limit_per_host=max_connections,
                 ssl=tls_context(ca_file) if verify else False,
             ),
