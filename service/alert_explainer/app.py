@@ -147,6 +147,7 @@ def create_app(settings: Settings) -> Starlette:
             state=state,
         )
         queue: DurableQueue | None = None
+        worker: Worker | None = None
         background = [asyncio.create_task(watch_loop_lag(metrics))]
         if settings.delivery.mode == "async":
             queue = build_queue(settings, pipeline.owner)
@@ -161,7 +162,7 @@ def create_app(settings: Settings) -> Starlette:
             sinks=[s.name for s in settings.sinks],
         )
         try:
-            yield {"pipeline": pipeline, "queue": queue, "worker": worker if queue else None}
+            yield {"pipeline": pipeline, "queue": queue, "worker": worker}
         finally:
             lifecycle.ready = False
             for task in background:

@@ -127,7 +127,7 @@ class Pipeline:
         )
         for rule in self._redactor.rule_names:
             metrics.redactions.labels(rule)
-        self.templates = {
+        self._templates = {
             r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes
         }
         self._in_progress: dict[str, asyncio.Task[DeliveryReport]] = {}
@@ -241,7 +241,7 @@ class Pipeline:
         if notification.status == "resolved" and not route.explain_resolved:
             return Outcome()  # a resolution needs no paid call by default
         model = route.model or self._settings.inference.model
-        templates = self.templates[route.name]
+        templates = self._templates[route.name]
         key = "explanation:" + notification.state_key(route.name, model, templates.version)
         cached = await self._state.get(key)
         if cached is not None:

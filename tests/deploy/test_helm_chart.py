@@ -692,3 +692,16 @@ def test_docs_image_build_matches_the_chart(chart: helm.Chart) -> None:
     assert tag, build
     assert tag.group(1) == docs_helm_install().values["image"]["repository"]
     assert tag.group(2) == chart.metadata["appVersion"]
+
+
+def test_notes_warn_about_per_pod_duplicate_memory_only_without_redis(chart: helm.Chart) -> None:
+    memory = render(chart, {"replicaCount": 2})
+    shared = render(
+        chart,
+        {
+            "replicaCount": 2,
+            "config": {"state": {"backend": "redis", "url": "redis://redis:6379/0"}},
+        },
+    )
+    assert "own duplicate-suppression memory" in memory.notes
+    assert "own duplicate-suppression memory" not in shared.notes
