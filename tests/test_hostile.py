@@ -24,8 +24,7 @@ import pytest
 import yaml
 from aiohttp import web
 
-from alert_explainer.alertmanager import nesting_depth, parse_notification
-from alert_explainer.config import LimitSettings
+from alert_explainer.alertmanager import PayloadLimits, nesting_depth, parse_notification
 from alert_explainer.errors import PayloadError
 from tests.hostile import HostileCase, all_cases, payload
 from tests.support.clanker import Behaviour, ClankerEmulator
@@ -50,14 +49,14 @@ def test_nesting_is_measured_outside_strings() -> None:
 
 
 def test_nesting_exactly_at_max_depth_is_accepted() -> None:
-    limits = LimitSettings(max_depth=8)
+    limits = PayloadLimits(max_depth=8)
     body = encode({"status": "firing", "alerts": [], "x": [[[[[[[]]]]]]]})
 
     assert parse_notification(body, limits).status == "firing"
 
 
 def test_nesting_one_level_beyond_max_depth_is_a_400() -> None:
-    limits = LimitSettings(max_depth=8)
+    limits = PayloadLimits(max_depth=8)
     body = encode({"status": "firing", "alerts": [], "x": [[[[[[[[]]]]]]]]})
 
     with pytest.raises(PayloadError) as caught:
@@ -67,14 +66,14 @@ def test_nesting_one_level_beyond_max_depth_is_a_400() -> None:
 
 
 def test_alerts_exactly_at_max_alerts_are_accepted() -> None:
-    limits = LimitSettings(max_alerts=3)
+    limits = PayloadLimits(max_alerts=3)
     body = encode({"status": "firing", "alerts": [{"status": "firing", "labels": {}}] * 3})
 
     assert len(parse_notification(body, limits).alerts) == 3
 
 
 def test_one_alert_beyond_max_alerts_is_a_413_naming_alertmanagers_setting() -> None:
-    limits = LimitSettings(max_alerts=3)
+    limits = PayloadLimits(max_alerts=3)
     body = encode({"status": "firing", "alerts": [{"status": "firing", "labels": {}}] * 4})
 
     with pytest.raises(PayloadError) as caught:
@@ -84,7 +83,7 @@ def test_one_alert_beyond_max_alerts_is_a_413_naming_alertmanagers_setting() -> 
 
 
 def test_labels_and_annotations_count_together_against_max_labels() -> None:
-    limits = LimitSettings(max_labels=4)
+    limits = PayloadLimits(max_labels=4)
     alert = {"status": "firing", "labels": {"a": "1", "b": "2"}, "annotations": {"c": "3"}}
     over = {**alert, "annotations": {"c": "3", "d": "4", "e": "5"}}
 

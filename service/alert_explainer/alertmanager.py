@@ -1,5 +1,8 @@
 """The Alertmanager webhook payload (protocol version "4"), parsed and validated.
 
+It depends on nothing of this package but its error hierarchy: the limits come in as plain
+values (`PayloadLimits`), so the model can be used and tested without any configuration.
+
 Field names mirror Alertmanager's `template.Data` and `notify/webhook.Message`
 (prometheus/alertmanager v0.25.0, template/template.go and notify/webhook/webhook.go).
 """
@@ -10,18 +13,27 @@ import hashlib
 import json
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from alert_explainer.config import LimitSettings
 from alert_explainer.errors import PayloadError
 
 # Firing alerts carry Go's zero time as endsAt; it means "not set".
 _GO_ZERO_YEAR = 1
 
 Status = Literal["firing", "resolved"]
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadLimits:
+    """Bounds on what a sender controls (server.limits in the configuration)."""
+
+    max_alerts: int = 20_000  # alerts per notification, else 413
+    max_labels: int = 200  # labels + annotations per alert, else 422
+    max_depth: int = 32  # JSON nesting, else 400
 
 
 class Alert(BaseModel):
@@ -140,7 +152,7 @@ def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def parse_notification(body: bytes, limits: LimitSettings | None = None) -> Notification:
+def parse_notification(body: bytes, limits: PayloadLimits | None = None) -> Notification:
     """Parse a webhook body within `limits`; raise PayloadError saying what is wrong.
 
     400: not UTF-8, not JSON, or nested deeper than `max_depth`; 413: more alerts than
@@ -148,7 +160,7 @@ def parse_notification(body: bytes, limits: LimitSettings | None = None) -> Noti
     `max_labels` labels and annotations. Long values are accepted here and cut for the
     prompt by the redactor (`max_value_length`).
     """
-    limits = limits or LimitSettings()
+    limits = limits or PayloadLimits()
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -152,7 +152,11 @@ def create_app(settings: Settings) -> Starlette:
         if settings.delivery.mode == "async":
             queue = build_queue(settings, pipeline.owner)
             worker = Worker(
-                queue, pipeline, router, limits=settings.server.limits, lease=pipeline.lease_ttl
+                queue,
+                pipeline,
+                router,
+                limits=settings.server.limits.payload,
+                lease=pipeline.lease_ttl,
             )
             background.append(asyncio.create_task(worker.run()))
         lifecycle.ready = True
@@ -206,7 +210,7 @@ def create_app(settings: Settings) -> Starlette:
             return unauthorized(name or "", gate)
         try:
             body = await read_body(request, settings.server.max_body_bytes)
-            notification = parse_notification(body, settings.server.limits)
+            notification = parse_notification(body, settings.server.limits.payload)
         except PayloadError as exc:
             return error(exc.status, str(exc))
         compiled = named or router.select(notification)

@@ -164,7 +164,7 @@ def render(
         return 1
     redactor = Redactor.from_settings(settings.redaction, settings.server.limits.max_value_length)
     try:
-        notification = parse_notification(payload.read_bytes(), settings.server.limits)
+        notification = parse_notification(payload.read_bytes(), settings.server.limits.payload)
         messages, shown, _ = build_prompt(
             redactor,
             templates[route.name],

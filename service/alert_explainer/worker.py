@@ -11,8 +11,7 @@ import contextlib
 
 import structlog
 
-from alert_explainer.alertmanager import parse_notification
-from alert_explainer.config import LimitSettings
+from alert_explainer.alertmanager import PayloadLimits, parse_notification
 from alert_explainer.errors import PayloadError
 from alert_explainer.pipeline import DeliveryFailed, Pipeline
 from alert_explainer.queue import DurableQueue, Entry
@@ -34,7 +33,7 @@ class Worker:
         pipeline: Pipeline,
         router: Router,
         *,
-        limits: LimitSettings,
+        limits: PayloadLimits,
         concurrency: int = 16,
         lease: float = 120.0,
     ) -> None:

@@ -1,0 +1,80 @@
+"""Configuration: one YAML file, `${VAR}` expanded from the environment, validated by pydantic.
+
+One module per section of the file (`server`, `inference`, `delivery`, `sinks`, `auth`,
+`redaction`, `state` and `http`, `routes`, `log`); `settings` joins them and checks what spans
+sections; `loader` reads, expands and validates. Everything is importable from here.
+"""
+
+from alert_explainer.config.auth import AuthSettings, BasicAuthCredentials
+from alert_explainer.config.delivery import DeliverySettings
+from alert_explainer.config.inference import (
+    API_KEY_ENV,
+    DEFAULT_INFERENCE_URL,
+    BreakerSettings,
+    InferenceLimits,
+    InferenceSettings,
+)
+from alert_explainer.config.loader import CONFIG_PATH_ENV, load_settings
+from alert_explainer.config.log import LogSettings
+from alert_explainer.config.redaction import RedactionRule, RedactionSettings
+from alert_explainer.config.routes import RouteSettings, TemplateSettings
+from alert_explainer.config.server import LimitSettings, ServerSettings
+from alert_explainer.config.settings import Settings
+from alert_explainer.config.sinks import (
+    AlertmanagerSinkSettings,
+    DiscordSinkSettings,
+    GoogleChatSinkSettings,
+    LogSinkSettings,
+    MattermostSinkSettings,
+    MSTeamsSinkSettings,
+    NtfySinkSettings,
+    OpsgenieSinkSettings,
+    PagerDutySinkSettings,
+    SinkSettings,
+    SlackApiSinkSettings,
+    SlackSinkSettings,
+    TelegramSinkSettings,
+    WebhookSinkSettings,
+)
+from alert_explainer.config.state import HttpSettings, StateSettings
+from alert_explainer.config.types import Duration, Name, parse_duration
+
+__all__ = [
+    "API_KEY_ENV",
+    "CONFIG_PATH_ENV",
+    "DEFAULT_INFERENCE_URL",
+    "AlertmanagerSinkSettings",
+    "AuthSettings",
+    "BasicAuthCredentials",
+    "BreakerSettings",
+    "DeliverySettings",
+    "DiscordSinkSettings",
+    "Duration",
+    "GoogleChatSinkSettings",
+    "HttpSettings",
+    "InferenceLimits",
+    "InferenceSettings",
+    "LimitSettings",
+    "LogSettings",
+    "LogSinkSettings",
+    "MSTeamsSinkSettings",
+    "MattermostSinkSettings",
+    "Name",
+    "NtfySinkSettings",
+    "OpsgenieSinkSettings",
+    "PagerDutySinkSettings",
+    "RedactionRule",
+    "RedactionSettings",
+    "RouteSettings",
+    "ServerSettings",
+    "Settings",
+    "SinkSettings",
+    "SlackApiSinkSettings",
+    "SlackSinkSettings",
+    "StateSettings",
+    "TelegramSinkSettings",
+    "TemplateSettings",
+    "WebhookSinkSettings",
+    "load_settings",
+    "parse_duration",
+]

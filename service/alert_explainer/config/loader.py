@@ -1,0 +1,138 @@
+"""Loading: read the YAML file, expand `${VAR}` from the environment, validate, check files.
+
+Every problem is collected before anything is reported, so `check-config` names them all at
+once (key path and what was expected) instead of one per run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from alert_explainer.config.inference import API_KEY_ENV
+from alert_explainer.config.settings import Settings
+from alert_explainer.config.sinks import SINK_TYPES
+from alert_explainer.errors import ConfigError
+
+CONFIG_PATH_ENV = "ALERT_EXPLAINER_CONFIG"
+_ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, expand and validate the configuration; raise ConfigError naming every problem.
+
+    With no path the built-in defaults apply, with the API key taken from
+    CLANKER_CLOUD_API_KEY when it is set.
+    """
+    env = os.environ if environ is None else environ
+    if path is None:
+        raw: Any = {}
+        key = env.get(API_KEY_ENV, "").strip()
+        if key:
+            raw = {"inference": {"api_key": key}}
+    else:
+        raw = _read_yaml(path)
+    problems: list[str] = []
+    expanded = _expand(raw, env, "", problems)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        settings = Settings.model_validate(expanded)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    _check_files(settings, problems)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the file ({exc.strerror})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"{path}: not valid YAML: {exc}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{path}: expected a mapping at the top level"])
+    return data
+
+
+def _expand(value: Any, env: Mapping[str, str], where: str, problems: list[str]) -> Any:
+    """Replace ${VAR} and ${VAR:-default} in every string; `$$` stands for a literal `$`."""
+    if isinstance(value, dict):
+        return {k: _expand(v, env, _join(where, str(k)), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(f"{where or '<root>'}: environment variable {name} is not set")
+        return ""
+
+    return _ENV_REFERENCE.sub(substitute, value)
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    problems = []
+    for error in exc.errors():
+        # Drop the union tag pydantic inserts for discriminated sinks ("sinks.0.webhook.url").
+        parts = [str(p) for p in error["loc"] if p not in SINK_TYPES]
+        path = ""
+        for part in parts:
+            path = f"{path}[{part}]" if part.isdigit() else _join(path, part)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "union_tag_invalid":
+            message = f"unknown sink type; expected one of: {', '.join(SINK_TYPES)}"
+        elif error["type"] == "union_tag_not_found":
+            message = f"missing 'type'; expected one of: {', '.join(SINK_TYPES)}"
+        problems.append(f"{path or '<root>'}: {message}")
+    return problems
+
+
+def _check_files(settings: Settings, problems: list[str]) -> None:
+    files: list[tuple[str, Path | None]] = [
+        ("inference.api_key_file", settings.inference.api_key_file),
+        ("http.ca_file", settings.http.ca_file),
+    ]
+    auths = [("auth", settings.auth)] + [
+        (f"routes[{i}].auth", r.auth) for i, r in enumerate(settings.routes) if r.auth
+    ]
+    for where, auth in auths:
+        files += [
+            (f"{where}.bearer_token_files[{i}]", f) for i, f in enumerate(auth.bearer_token_files)
+        ]
+        files += [
+            (f"{where}.basic_auth[{i}].password_file", c.password_file)
+            for i, c in enumerate(auth.basic_auth)
+        ]
+    for i, route in enumerate(settings.routes):
+        files += [
+            (f"routes[{i}].templates.{part}", getattr(route.templates, part))
+            for part in ("system_file", "user_file")
+        ]
+    for where, file in files:
+        if file is not None and not file.is_file():
+            problems.append(f"{where}: no readable file at {file}")
