@@ -16,6 +16,7 @@ from tests.support.alertmanager import (
     Route,
 )
 from tests.support.clanker import ClankerEmulator
+from tests.support.prometheus import PROMETHEUS_BIN, PROMTOOL_BIN, PrometheusProcess
 from tests.support.recorder import RecordingServer
 from tests.support.redis import REDIS_BIN, RedisProcess
 from tests.support.service import ServiceProcess
@@ -141,3 +142,30 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
     server = RedisProcess(tmp_path / "redis").start()
     yield server
     server.stop()
+
+
+PrometheusFactory = Callable[..., PrometheusProcess]
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator[PrometheusFactory]:
+    """``factory(history=..., scrape=..., rules=..., alertmanager=...)`` -> a started Prometheus.
+
+    Skips when the binaries are missing, except under CI where that is a failure.
+    """
+    for binary in (PROMETHEUS_BIN, PROMTOOL_BIN):
+        if not binary.exists():
+            message = f"{binary} is missing (apt-get install prometheus)"
+            if _running_in_ci():
+                pytest.fail(message)
+            pytest.skip(message)
+    started: list[PrometheusProcess] = []
+
+    def factory(**kwargs: Any) -> PrometheusProcess:
+        process = PrometheusProcess(tmp_path / f"prometheus-{len(started)}", **kwargs)
+        started.append(process)
+        return process.start()
+
+    yield factory
+    for process in started:
+        process.stop()

@@ -20,9 +20,9 @@ from alert_explainer.alertmanager import parse_notification
 from alert_explainer.app import Lifecycle, create_app
 from alert_explainer.config import CONFIG_PATH_ENV, Settings, load_settings
 from alert_explainer.errors import ConfigError, PayloadError, TemplateError
+from alert_explainer.explainer import build_prompt, request_metadata
 from alert_explainer.inference import request_body
 from alert_explainer.log import configure_logging
-from alert_explainer.pipeline import build_prompt, request_metadata
 from alert_explainer.prompts import PromptTemplates, specimen
 from alert_explainer.redact import Redactor
 from alert_explainer.transport import encode_json

@@ -11,35 +11,24 @@ cached explanation is reused, so retries never pay or post twice.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
 from alert_explainer.alertmanager import Notification
-from alert_explainer.budget import SpendGuard
 from alert_explainer.config import RouteSettings, Settings
-from alert_explainer.errors import DeliveryError, InferenceError, SinkError, TemplateError
-from alert_explainer.inference import Explanation, InferenceClient
+from alert_explainer.errors import DeliveryError, SinkError
+from alert_explainer.explainer import Explainer, Outcome
+from alert_explainer.inference import InferenceClient
 from alert_explainer.metrics import Metrics
-from alert_explainer.prompts import ChatMessage, PromptTemplates
-from alert_explainer.redact import Redactor
 from alert_explainer.routing import CompiledRoute
-from alert_explainer.sanitize import sanitize_explanation
 from alert_explainer.sinks import Message, Sink
 from alert_explainer.store import StateStore
 
 logger = structlog.get_logger("alert_explainer.pipeline")
-
-_RENDER_INLINE_MAX_ALERTS = 100
-
-# A failed explanation is remembered briefly, so Alertmanager's retries of one flush
-# deliver the same fallback instead of calling the API again.
-FAILURE_TTL = 60.0
 
 
 class DeliveryFailed(DeliveryError):
@@ -49,29 +38,6 @@ class DeliveryFailed(DeliveryError):
         self.failures = failures
         names = ", ".join(sorted(failures))
         super().__init__(f"delivery failed for sink(s): {names}", retryable=True)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """An explanation, or the reason there is none; what the explanation cache holds."""
-
-    text: str | None = None
-    error: str | None = None
-    code: str | None = None
-    model: str | None = None
-    reused: bool = False
-
-    def dumps(self) -> str:
-        """JSON for the state store."""
-        return json.dumps(
-            {"text": self.text, "error": self.error, "code": self.code, "model": self.model}
-        )
-
-    @classmethod
-    def loads(cls, raw: str) -> Outcome:
-        """The outcome a cached JSON string describes, marked as reused."""
-        data = json.loads(raw)
-        return cls(data["text"], data["error"], data["code"], data["model"], reused=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,27 +75,16 @@ class Pipeline:
         state: StateStore,
     ) -> None:
         self._settings = settings
-        self._inference = inference
         self._sinks = sinks
         self._metrics = metrics
         self._state = state
-        self._guard = SpendGuard(
-            settings.inference.limits, settings.inference.breaker, state, metrics
-        )
+        self._explainer = Explainer(settings, inference=inference, metrics=metrics, state=state)
         # Identifies this process's leases (and queue consumer); other replicas see them held.
         self.owner = uuid.uuid4().hex
         # A lease outlives the slowest possible processing (inference, then sinks in
         # parallel), so a crashed holder's work is taken over soon after it could have ended.
         slowest_sink = max((getattr(s, "timeout", 0.0) for s in settings.sinks), default=0.0)
         self._lease_ttl = settings.inference.timeout + slowest_sink + 10.0
-        self._redactor = Redactor.from_settings(
-            settings.redaction, settings.server.limits.max_value_length
-        )
-        for rule in self._redactor.rule_names:
-            metrics.redactions.labels(rule)
-        self._templates = {
-            r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes
-        }
         self._in_progress: dict[str, asyncio.Task[DeliveryReport]] = {}
 
     @property
@@ -209,7 +164,7 @@ class Pipeline:
                 route.name, False, False, None, dict.fromkeys(route.sinks, "duplicate")
             )
 
-        outcome = await self._explain(route, notification) if explain else Outcome()
+        outcome = await self._explainer.explain(route, notification) if explain else Outcome()
         explained_at = time.perf_counter()
         message = Message(route.name, notification, outcome.text, outcome.error, outcome.model)
         results = await asyncio.gather(
@@ -235,91 +190,6 @@ class Pipeline:
         return DeliveryReport(
             route.name, outcome.text is not None, outcome.reused, outcome.error, sinks
         )
-
-    async def _explain(self, route: RouteSettings, notification: Notification) -> Outcome:
-        """The explanation for this notification: cached, fresh, skipped or a fallback."""
-        if notification.status == "resolved" and not route.explain_resolved:
-            return Outcome()  # a resolution needs no paid call by default
-        model = route.model or self._settings.inference.model
-        templates = self._templates[route.name]
-        key = "explanation:" + notification.state_key(route.name, model, templates.version)
-        cached = await self._state.get(key)
-        if cached is not None:
-            outcome = Outcome.loads(cached)
-            if outcome.text is not None:
-                self._metrics.explanations_reused.labels(route.name).inc()
-            else:
-                self._count_fallback(route, outcome.code)
-            return outcome
-        outcome = await self._ask(route, notification, model, templates)
-        if outcome.text is not None:
-            await self._state.put(key, outcome.dumps(), self._settings.inference.explanation_ttl)
-        else:
-            self._count_fallback(route, outcome.code)
-            if outcome.code != "no_api_key":
-                await self._state.put(
-                    key, outcome.dumps(), min(FAILURE_TTL, self._settings.delivery.dedup_window)
-                )
-        return outcome
-
-    async def _ask(
-        self,
-        route: RouteSettings,
-        notification: Notification,
-        model: str,
-        templates: PromptTemplates,
-    ) -> Outcome:
-        try:
-            messages, shown = await self._prompt(templates, notification, route.name)
-            if not self._inference.configured:
-                raise InferenceError("no API key configured", code="no_api_key", retryable=False)
-            async with self._guard.permit():
-                self._metrics.inference_calls.labels(route.name, model).inc()
-                explanation = await self._inference.explain(
-                    messages, model=model, metadata=request_metadata(route, shown)
-                )
-        except TemplateError as exc:
-            logger.error("template_failed", route=route.name, error=str(exc))
-            return Outcome(
-                error=f"prompt template failed: {exc}", code="template_error", model=model
-            )
-        except InferenceError as exc:
-            if exc.code != "no_api_key":  # already warned about once, at start-up
-                logger.warning(
-                    "inference_failed", route=route.name, reason=exc.reason, code=exc.code
-                )
-            return Outcome(error=exc.reason, code=exc.code, model=model)
-        self._count_spend(route.name, model, messages, explanation)
-        # The model's answer is untrusted too: no mass mentions or active markup go onward.
-        return Outcome(text=sanitize_explanation(explanation.text), model=explanation.model)
-
-    async def _prompt(
-        self, templates: PromptTemplates, notification: Notification, route: str
-    ) -> tuple[list[ChatMessage], Notification]:
-        budget = self._settings.inference.prompt_budget_bytes
-        args = (self._redactor, templates, notification, route, budget)
-        if len(notification.alerts) <= _RENDER_INLINE_MAX_ALERTS:
-            messages, shown, counts = build_prompt(*args)
-        else:
-            # A big group takes tens of milliseconds to redact and render: keep the loop free.
-            messages, shown, counts = await asyncio.to_thread(build_prompt, *args)
-        for rule, count in counts.items():
-            self._metrics.redactions.labels(rule).inc(count)
-        return messages, shown
-
-    def _count_spend(
-        self, route: str, model: str, messages: list[ChatMessage], explanation: Explanation
-    ) -> None:
-        m = self._metrics
-        m.prompt_characters.labels(route, model).inc(sum(len(x.content) for x in messages))
-        m.completion_characters.labels(route, model).inc(len(explanation.text))
-        usage = explanation.usage or {}
-        for kind in ("prompt", "completion"):
-            if f"{kind}_tokens" in usage:
-                m.tokens.labels(route, model, kind).inc(usage[f"{kind}_tokens"])
-
-    def _count_fallback(self, route: RouteSettings, code: str | None) -> None:
-        self._metrics.fallbacks.labels(route.name, code or "unknown").inc()
 
     async def _already_delivered(self, group: str, identity: str, sink: str) -> bool:
         # Only the group's last delivered state counts: a retry or the HA peer's copy matches
@@ -350,29 +220,3 @@ class Pipeline:
             sink_name, "ok" if result == "delivered" else "failed"
         ).inc()
         return result
-
-
-def build_prompt(
-    redactor: Redactor,
-    templates: PromptTemplates,
-    notification: Notification,
-    route: str,
-    budget: int,
-) -> tuple[list[ChatMessage], Notification, Counter[str]]:
-    """What the inference API sees: the notification redacted, rendered within `budget`.
-
-    Returns the messages, the redacted notification (for request metadata) and the number
-    of redactions by rule. The original notification stays untouched for identity and sinks.
-    """
-    shown, counts = redactor.prepare(notification)
-    return templates.render(shown, route=route, budget=budget), shown, counts
-
-
-def request_metadata(route: RouteSettings, notification: Notification) -> dict[str, Any]:
-    """Per-notification metadata sent with the inference request."""
-    return {
-        "route": route.name,
-        "receiver": notification.receiver,
-        "status": notification.status,
-        "alert_count": len(notification.alerts),
-    }
