@@ -31,6 +31,12 @@ class Point:
     round: int
     result: WrkResult
     cpu: dict[str, float]  # cores used per process (wrk included)
+    app_cpu_seconds: float  # CPU the app (with any worker processes) used during the run
+
+    @property
+    def cpu_per_request(self) -> float:
+        """The app's CPU seconds per answered request: per notification handled."""
+        return self.app_cpu_seconds / self.result.requests if self.result.requests else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """The point as JSON-ready data."""
@@ -39,6 +45,8 @@ class Point:
             "round": self.round,
             **self.result.as_dict(),
             "cpu": self.cpu,
+            "app_cpu_seconds": round(self.app_cpu_seconds, 3),
+            "cpu_per_request_ms": round(self.cpu_per_request * 1000, 3),
         }
 
 
@@ -81,10 +89,11 @@ def measure(
         cpu["interrupts"] = round(interrupts, 2)
         # Busy time in no process of this run and not in interrupts: someone else's.
         cpu["foreign"] = round(max(0.0, busy - sum(cpu.values())), 2)
-        point = Point(target, round_, result, cpu)
+        point = Point(target, round_, result, cpu, after["app"].cpu - before["app"].cpu)
         print(
             f"  {target:<8} c={connections:<4} {result.rps:8.1f}/s  "
             f"p50 {result.p50 * 1000:8.2f} ms  p99 {result.p99 * 1000:8.2f} ms  "
+            f"CPU {point.cpu_per_request * 1000:.2f} ms/req  "
             f"non-2xx {result.non2xx}  cores {cpu}",
             flush=True,
         )
@@ -148,6 +157,7 @@ class Summary:
     non2xx: int
     errors: int
     cpu_app: float
+    cpu_per_request: float  # the app's CPU seconds per answered request
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data."""
@@ -174,4 +184,5 @@ def summarise(points: Sequence[Point], target: str, connections: int) -> Summary
         non2xx=sum(p.result.non2xx for p in mine),
         errors=sum(p.result.socket_errors + p.result.timeouts for p in mine),
         cpu_app=median([p.cpu["app"] for p in mine]),
+        cpu_per_request=median([p.cpu_per_request for p in mine]),
     )

@@ -7,6 +7,7 @@ how much to anyone else, and waits for a quiet machine before it measures.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Mapping
@@ -26,12 +27,36 @@ class CpuSample:
 
 
 def process_cpu(pid: int) -> CpuSample:
-    """User plus system CPU seconds process `pid` used so far, all threads (/proc/<pid>/stat)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat.rsplit(")", 1)[1].split()
-    # fields[11] and [12] are utime and stime (fields 14 and 15 of proc(5)).
-    ticks = int(fields[11]) + int(fields[12])
-    return CpuSample(ticks / _CLOCK_TICKS, time.perf_counter())
+    """CPU seconds process `pid` and all its descendants used so far, all threads.
+
+    A multi-process service (`serve --workers N`) does its work in child processes: live
+    ones are read from /proc one by one, and those that have exited and were waited for
+    are in the parent's cutime and cstime.
+    """
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += _own_and_reaped_ticks(current) / _CLOCK_TICKS
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited since it was listed; its time is in its parent's cutime
+        pending += _children(current)
+    return CpuSample(total, time.perf_counter())
+
+
+def _own_and_reaped_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # fields[11:15] are utime, stime, cutime and cstime (fields 14 to 17 of proc(5)).
+    return sum(int(x) for x in fields[11:15])
+
+
+def _children(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            children += [int(x) for x in (task / "children").read_text().split()]
+    return children
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 Starts the fast emulator and sink (bench.peers), measures their own capacity with wrk,
 then the floor (bench.floor) and the service alternately under wrk with a distinct
 notification per request. Targets, as ratios to the floor in the same run: p50 at most
-1.5x, throughput at least 0.6x.
+1.5x, throughput at least 0.6x. The table also gives each app's CPU per notification: the
+CPU seconds its process (and any worker processes) used during a measured run, divided by
+the requests answered in it, so the cost of the service's stages can be followed over time.
 
 The service runs with `inference.limits.concurrency: 200` (default 8), so that under
 100 connections it explains every notification as the floor does instead of answering
@@ -135,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "service": s.as_dict(),
                 "p50_ratio": round(p50_ratio, 3),
                 "rps_ratio": round(rps_ratio, 3),
+                "cpu_per_notification_ms": {
+                    "floor": round(f.cpu_per_request * 1000, 3),
+                    "service": round(s.cpu_per_request * 1000, 3),
+                },
                 "met": ok,
             }
         )
@@ -151,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 round(s.p99 * 1000, 2),
                 f.non2xx + s.non2xx + f.errors + s.errors,
                 f"{f.cpu_app:.2f}/{s.cpu_app:.2f}",
+                f"{f.cpu_per_request * 1000:.2f}/{s.cpu_per_request * 1000:.2f}",
+                round(s.cpu_per_request / f.cpu_per_request, 2) if f.cpu_per_request else "",
                 verdict(ok),
             ]
         )
@@ -176,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "service p99 ms",
                 "errors",
                 "cores floor/svc",
+                "CPU ms/notif floor/svc",
+                "ratio",
                 "target",
             ],
             rows,
