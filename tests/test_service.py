@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -54,6 +55,8 @@ def test_an_explained_notification_reaches_the_webhook_sink(
     status, body, _ = service.post_payload(sample_payload)
 
     assert status == 200
+    assert body is not None
+    explained_at = body.pop("explained_at")
     assert body == {
         "status": "delivered",
         "route": "default",
@@ -62,6 +65,7 @@ def test_an_explained_notification_reaches_the_webhook_sink(
         "error": None,
         "sinks": {"team": "delivered"},
     }
+    assert abs(datetime.fromisoformat(explained_at) - datetime.now(UTC)) < timedelta(minutes=1)
     (delivered,) = recorder.delivered
     assert delivered.path == "/hook"
     assert delivered.json() == {
@@ -74,6 +78,9 @@ def test_an_explained_notification_reaches_the_webhook_sink(
         "explained": True,
         "error": None,
         "model": "gemini-3.5-flash",
+        "reused": False,
+        "explainedAt": explained_at,
+        "reuse": None,
         "alertmanager": sample_payload,
     }
     assert clanker.violations == []
@@ -279,6 +286,7 @@ def test_a_repeat_after_the_dedup_window_is_delivered_again_from_the_cache(
         "route": "default",
         "explained": False,
         "reused": False,
+        "explained_at": None,
         "error": None,
         "sinks": {"team": "duplicate"},
     }
@@ -290,9 +298,13 @@ def test_a_repeat_after_the_dedup_window_is_delivered_again_from_the_cache(
     assert body["reused"] is True
     assert body["explained"]
     assert len(recorder.delivered) == 2
-    assert recorder.delivered[1].json()["summary"] == recorder.delivered[0].json()["summary"]
+    first, reminder = (r.json() for r in recorder.delivered)
+    assert reminder["summary"] == first["summary"]  # the same state: no reuse note
+    assert reminder["explainedAt"] == first["explainedAt"] == body["explained_at"]
+    assert reminder["reused"] is True
     assert clanker.call_count == 1
-    assert 'explanations_reused_total{route="default"} 1.0' in service.metrics_text()
+    metrics = service.metrics_text()
+    assert 'explanations_reused_total{reason="same_state",route="default"} 1.0' in metrics
 
 
 @pytest.mark.parametrize(

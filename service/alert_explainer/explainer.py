@@ -2,9 +2,11 @@
 
 An explanation is keyed by what it depends on (route, model, templates, each alert's
 fingerprint, status and annotations), so Alertmanager's retries, its HA peer and
-repeat_interval reminders reuse it. Otherwise the notification is redacted, rendered within
-the prompt budget and sent, if the spend guard allows, to the inference API. Any failure
-becomes an `Outcome` with the reason, which is delivered as "explanation unavailable: ...".
+repeat_interval reminders reuse it. A firing group's explanation is also reused while its
+situation stays the same (situation.py: other pods, same problem). Otherwise the
+notification is redacted, rendered within the prompt budget and sent, if the spend guard
+allows, to the inference API. Any failure becomes an `Outcome` with the reason, which is
+delivered as "explanation unavailable: ...".
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -26,6 +28,7 @@ from alert_explainer.metrics import Metrics
 from alert_explainer.prompts import ChatMessage, PromptTemplates
 from alert_explainer.redact import Redactor
 from alert_explainer.sanitize import sanitize_explanation
+from alert_explainer.situation import Since, Situations
 from alert_explainer.store import StateStore
 
 logger = structlog.get_logger("alert_explainer.explainer")
@@ -46,18 +49,33 @@ class Outcome:
     code: str | None = None
     model: str | None = None
     reused: bool = False
+    explained_at: float | None = None  # Unix time the explanation was made
+    since: Since | None = None  # what changed, when made for another state of the group
 
     def dumps(self) -> str:
         """JSON for the state store."""
         return json.dumps(
-            {"text": self.text, "error": self.error, "code": self.code, "model": self.model}
+            {
+                "text": self.text,
+                "error": self.error,
+                "code": self.code,
+                "model": self.model,
+                "explained_at": self.explained_at,
+            }
         )
 
     @classmethod
     def loads(cls, raw: str) -> Outcome:
         """The outcome a cached JSON string describes, marked as reused."""
         data = json.loads(raw)
-        return cls(data["text"], data["error"], data["code"], data["model"], reused=True)
+        return cls(
+            data["text"],
+            data["error"],
+            data["code"],
+            data["model"],
+            reused=True,
+            explained_at=data.get("explained_at"),
+        )
 
 
 class Explainer:
@@ -86,24 +104,50 @@ class Explainer:
         self._templates = {
             r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes
         }
+        routes = [r.name for r in settings.routes]
+        self._situations = Situations(settings.inference, state, metrics, routes)
 
     async def explain(self, route: RouteSettings, notification: Notification) -> Outcome:
         """The explanation for this notification: cached, fresh, skipped or a fallback."""
-        if notification.status == "resolved" and not route.explain_resolved:
-            return Outcome()  # a resolution needs no paid call by default
         model = route.model or self._settings.inference.model
         templates = self._templates[route.name]
+        if notification.status == "resolved":
+            await self._situations.end(route.name, model, templates.version, notification)
+            if not route.explain_resolved:
+                return Outcome()  # a resolution needs no paid call by default
         key = "explanation:" + notification.state_key(route.name, model, templates.version)
         cached = await self._state.get(key)
         if cached is not None:
             outcome = Outcome.loads(cached)
             if outcome.text is not None:
-                self._metrics.explanations_reused.labels(route.name).inc()
+                self._metrics.explanations_reused.labels(route.name, "same_state").inc()
             else:
                 self._count_fallback(route, outcome.code)
             return outcome
+        if notification.status == "resolved":
+            return await self._explain_state(key, route, notification, model, templates)
+        situation = self._situations.consult(route.name, model, templates.version, notification)
+        async with situation as consulted:
+            if (reusable := consulted.reusable()) is not None:
+                made, since = reusable
+                return replace(Outcome.loads(made), since=since)
+            outcome = await self._explain_state(key, route, notification, model, templates)
+            if outcome.text is not None and outcome.explained_at is not None:
+                await self._situations.remember(consulted, outcome.dumps(), outcome.explained_at)
+            return outcome
+
+    async def _explain_state(
+        self,
+        key: str,
+        route: RouteSettings,
+        notification: Notification,
+        model: str,
+        templates: PromptTemplates,
+    ) -> Outcome:
+        """One call for this alert state, its outcome cached under `key`."""
         outcome = await self._ask(route, notification, model, templates)
         if outcome.text is not None:
+            outcome = replace(outcome, explained_at=self._situations.now())
             await self._state.put(key, outcome.dumps(), self._settings.inference.explanation_ttl)
         else:
             self._count_fallback(route, outcome.code)

@@ -118,8 +118,17 @@ class Metrics:
         )
         self.explanations_reused = Counter(
             f"{PREFIX}_explanations_reused_total",
-            "Notifications explained from the cache, without an inference call.",
-            ["route"],
+            "Notifications explained without an inference call, by reason: the same alert "
+            "state (same_state), or the same situation with other alerts firing "
+            "(members_changed) or other annotation values (details_changed).",
+            ["route", "reason"],
+            registry=r,
+        )
+        self.reexplanations = Counter(
+            f"{PREFIX}_reexplanations_total",
+            "Groups explained again because their situation changed, by trigger: alertname, "
+            "severity, growth, refired, expired (inference.reexplain_after).",
+            ["route", "trigger"],
             registry=r,
         )
         self.fallbacks = Counter(
@@ -211,8 +220,7 @@ class Metrics:
 
     def _initialise(self, routes: list[str], sinks: list[str], models: list[str]) -> None:
         """Create every known series at zero, so rate() and absent() work from the start."""
-        for route in routes:
-            self.explanations_reused.labels(route)
+        for route in routes:  # explanations_reused and reexplanations: situation.py
             for status in STATUSES:
                 self.notifications_received.labels(route, status)
                 self.alerts_received.labels(route, status)

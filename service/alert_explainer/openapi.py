@@ -86,12 +86,29 @@ def _schemas(limits: LimitSettings) -> dict[str, Any]:
         },
         "DeliveryReport": {
             "type": "object",
-            "required": ["status", "route", "explained", "reused", "error", "sinks"],
+            "required": [
+                "status",
+                "route",
+                "explained",
+                "reused",
+                "explained_at",
+                "error",
+                "sinks",
+            ],
             "properties": {
                 "status": {"type": "string", "enum": ["delivered"]},
                 "route": {"type": "string"},
                 "explained": {"type": "boolean"},
-                "reused": {"type": "boolean", "description": "explanation from the cache"},
+                "reused": {
+                    "type": "boolean",
+                    "description": "no call was made: the explanation was made earlier, for "
+                    "this alert state or for the group's unchanged situation",
+                },
+                "explained_at": {
+                    "type": ["string", "null"],
+                    "format": "date-time",
+                    "description": "when the explanation delivered was made (UTC)",
+                },
                 "error": {
                     "type": ["string", "null"],
                     "description": "why there is no explanation, when there is none",

@@ -14,6 +14,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -24,6 +25,7 @@ from alert_explainer.errors import DeliveryError, SinkError
 from alert_explainer.explainer import Explainer, Outcome
 from alert_explainer.inference import InferenceClient
 from alert_explainer.metrics import Metrics
+from alert_explainer.prompts import timestamp
 from alert_explainer.routing import CompiledRoute
 from alert_explainer.sinks import Message, Sink
 from alert_explainer.store import StateStore
@@ -49,6 +51,7 @@ class DeliveryReport:
     reused: bool
     error: str | None
     sinks: dict[str, str] = field(default_factory=dict)
+    explained_at: datetime | None = None  # when the explanation delivered was made
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -57,6 +60,7 @@ class DeliveryReport:
             "route": self.route,
             "explained": self.explained,
             "reused": self.reused,
+            "explained_at": timestamp(self.explained_at) if self.explained_at else None,
             "error": self.error,
             "sinks": self.sinks,
         }
@@ -166,7 +170,17 @@ class Pipeline:
 
         outcome = await self._explainer.explain(route, notification) if explain else Outcome()
         explained_at = time.perf_counter()
-        message = Message(route.name, notification, outcome.text, outcome.error, outcome.model)
+        made = outcome.explained_at
+        message = Message(
+            route.name,
+            notification,
+            outcome.text,
+            outcome.error,
+            outcome.model,
+            reused=outcome.reused,
+            explained_at=None if made is None else datetime.fromtimestamp(made, UTC),
+            since=outcome.since,
+        )
         results = await asyncio.gather(
             *(self._deliver(s, message, group, identity) for s in pending)
         )
@@ -188,7 +202,12 @@ class Pipeline:
         if failures:
             raise DeliveryFailed(failures)
         return DeliveryReport(
-            route.name, outcome.text is not None, outcome.reused, outcome.error, sinks
+            route.name,
+            outcome.text is not None,
+            outcome.reused,
+            outcome.error,
+            sinks,
+            message.explained_at,
         )
 
     async def _already_delivered(self, group: str, identity: str, sink: str) -> bool:

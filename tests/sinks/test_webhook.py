@@ -35,6 +35,9 @@ async def test_version_1_is_the_default_and_unchanged(recorder: RecordingServer)
         "explained": True,
         "error": None,
         "model": "test-model",
+        "reused": False,
+        "explainedAt": None,
+        "reuse": None,
         "alertmanager": fixture_payload(),
     }
 
@@ -55,6 +58,9 @@ async def test_version_2_carries_the_explanation_parts_facts_and_links(
         "explained",
         "error",
         "model",
+        "reused",
+        "explainedAt",
+        "reuse",
         "explanation",
         "notice",
         "facts",

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from alert_explainer.config.types import Duration, Model
+from alert_explainer.config.types import Duration, DurationOrZero, Model
 
 DEFAULT_INFERENCE_URL = (
     "https://clanker-auth-gw-zc0ce3o.uk.gateway.dev/v1/inference/chat/completions"
@@ -45,6 +45,11 @@ class InferenceSettings(Model):
     metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
     source: str = "alert-explainer"
     explanation_ttl: Duration = 24 * 3600.0
+    # Situation reuse (docs/configuration.md#situations): a group's explanation is reused,
+    # without a call, for this long while its situation stays the same; 0 turns it off.
+    reexplain_after: DurationOrZero = 3600.0
+    # ...and while its firing alerts number at most this many times those it was made for.
+    reexplain_growth: float = Field(default=2.0, ge=1.0, allow_inf_nan=False)
     max_connections: int = Field(default=100, ge=1)
     # The user prompt's size budget; beyond it alerts are summarised (docs/configuration.md).
     prompt_budget_bytes: int = Field(default=24_000, ge=2_000)

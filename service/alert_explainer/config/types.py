@@ -28,6 +28,7 @@ def parse_duration(value: object) -> object:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+DurationOrZero = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]  # 0: off
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 

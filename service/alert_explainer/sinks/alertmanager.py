@@ -3,7 +3,8 @@
 Each alert of the notification is POSTed to `<url>/api/v2/alerts` (Alertmanager's
 OpenAPI `postableAlerts`: labels, annotations, startsAt, endsAt, generatorURL) with the
 explanation added as one more annotation (`explanation` unless configured otherwise),
-so any receiver chain behind that Alertmanager (its templates, email, chat) shows it.
+so any receiver chain behind that Alertmanager (its templates, email, chat) shows it; a
+reused explanation starts with its reuse note ("explanation from 10:05 UTC ...").
 Resolved alerts carry their endsAt, so they resolve there too.
 
 Alertmanager documents no body limit; we keep the annotation within 8,192 characters
@@ -49,7 +50,7 @@ def postable(alert: Alert, annotations: dict[str, str]) -> dict[str, Any]:
 def alerts(message: Message, annotation: str, sink: str = "alertmanager") -> list[dict[str, Any]]:
     """Every alert with the explanation annotation, shortened until the body fits."""
     n = message.notification
-    text = message.explanation.strip() if message.explanation else None
+    text = message.summary.strip() if message.explanation else None
     if text is None:
         return [postable(a, a.annotations) for a in n.alerts]
     budget = min(len(text), MAX_ANNOTATION)

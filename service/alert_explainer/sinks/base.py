@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
@@ -15,6 +16,7 @@ from alert_explainer.errors import SinkError, TransportError
 from alert_explainer.explanation import Explanation, parse_explanation
 from alert_explainer.prompts import timestamp
 from alert_explainer.retry import retry_until
+from alert_explainer.situation import Since
 from alert_explainer.transport import HttpClient, HttpResponse
 
 UNAVAILABLE = "explanation unavailable"
@@ -29,11 +31,22 @@ class Message:
     explanation: str | None = None
     error: str | None = None
     model: str | None = None
+    reused: bool = False  # the explanation was made earlier, for this or another state
+    explained_at: datetime | None = None
+    since: Since | None = None  # what changed, when it was made for another state
 
     @property
     def explained(self) -> bool:
         """Whether the model's explanation is included."""
         return self.explanation is not None
+
+    @property
+    def reuse_note(self) -> str | None:
+        """ "explanation from 10:05 UTC (35 min ago), still applies: 5 pods firing now, ..."
+
+        Shown wherever the explanation is, when it was made for another state of the group.
+        """
+        return self.since.note if self.since is not None and self.explained else None
 
     @property
     def headline(self) -> str:
@@ -49,9 +62,10 @@ class Message:
 
     @property
     def summary(self) -> str:
-        """The text to show: the explanation, or the marked fallback with the plain alerts."""
+        """The text to show: the explanation (after its reuse note), or the marked fallback."""
         if self.explanation is not None:
-            return self.explanation
+            note = self.reuse_note
+            return self.explanation if note is None else f"{note}\n\n{self.explanation}"
         plain = plain_text(self.notification)
         if self.error is not None:
             return f"{UNAVAILABLE}: {self.error}\n\n{plain}"

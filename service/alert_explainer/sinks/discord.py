@@ -75,6 +75,8 @@ def embed(view: View) -> dict[str, Any]:
     """The embed: explanation in the description, facts, alerts and links as fields."""
     f = view.facts
     description = [DISCORD.bold(escape(view.headline))] if view.headline else []
+    if view.reuse_note:
+        description.append(f"♻️ {escape(view.reuse_note)}")
     description += [section_text(s, DISCORD) for s in view.sections]
     if view.notice:
         description.append(f"⚠️ {escape(view.notice)}")

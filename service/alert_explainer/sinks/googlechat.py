@@ -56,6 +56,8 @@ def card(view: View) -> dict[str, Any]:
     top: list[dict[str, Any]] = []
     if view.headline:
         top.append(_paragraph(f"<b>{escape(view.headline)}</b>"))
+    if view.reuse_note:
+        top.append(_paragraph(f"<i>{escape(view.reuse_note)}</i>"))
     top += [
         {"decoratedText": {"topLabel": label, "text": clip(value, 500, escape)}}
         for label, value in f.pairs()

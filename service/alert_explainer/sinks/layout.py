@@ -1,10 +1,11 @@
 """What a destination shows, and fitting it into the destination's size limit.
 
 Every destination renders the same `View`: the alert facts, the explanation's parts, a
-notice when there is no explanation, and the first alerts. `fit` looks for the largest
-view a destination accepts. It shortens the explanation first (down to a floor), then
-lists fewer alerts ("and 37 more"), then shortens the explanation below the floor. The
-title, status, headline and links are never dropped; every cut is visible in the text.
+notice when there is no explanation or a note when it is reused, and the first alerts.
+`fit` looks for the largest view a destination accepts. It shortens the explanation first
+(down to a floor), then lists fewer alerts ("and 37 more"), then shortens the explanation
+below the floor. The title, status, headline and links are never dropped; every cut is
+visible in the text.
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class View:
     notice: str | None  # why there is no explanation
     alerts: list[AlertItem]
     hidden_alerts: int  # alerts not listed, including those Alertmanager left out
+    reuse_note: str | None = None  # the explanation's age and what changed since it was made
 
     @property
     def links(self) -> list[Link]:
@@ -148,6 +150,7 @@ def view(message: Message, budget: Budget) -> View:
         notice=notice,
         alerts=[_alert_item(a) for a in shown],
         hidden_alerts=len(n.alerts) - len(shown) + n.truncated_alerts,
+        reuse_note=message.reuse_note,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import structlog
 
+from alert_explainer.prompts import timestamp
 from alert_explainer.sinks.base import Message
 
 logger = structlog.get_logger("alert_explainer.sinks.log")
@@ -29,6 +30,9 @@ class LogSink:
             headline=message.headline,
             explanation_headline=parts.headline if parts else None,
             explained=message.explained,
+            reused=message.reused,
+            explained_at=timestamp(message.explained_at) if message.explained_at else None,
+            reuse_note=message.reuse_note,
             error=message.error,
             model=message.model,
             text=message.summary,

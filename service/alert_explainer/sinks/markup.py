@@ -106,6 +106,8 @@ def document(view: View, m: Markup, *, title: bool = True) -> str:
         blocks.append(f"{icon} {m.bold(m.escape(view.facts.title))}".strip())
     if view.headline:
         blocks.append(m.bold(m.escape(view.headline)))
+    if view.reuse_note:
+        blocks.append(m.escape(view.reuse_note))
     blocks.append(facts_line(view, m))
     blocks += [section_text(s, m) for s in view.sections]
     if view.notice:

@@ -69,6 +69,8 @@ def card(view: View) -> dict[str, Any]:
     ]
     if view.headline:
         body.append(_text(escape(view.headline), weight="bolder"))
+    if view.reuse_note:
+        body.append(_text(escape(view.reuse_note), isSubtle=True, spacing="none"))
     body.append(
         {"type": "FactSet", "facts": [{"title": k, "value": escape(v)} for k, v in f.pairs()]}
     )

@@ -42,6 +42,8 @@ def create(view: View, key: str) -> dict[str, Any]:
     details = {label.lower(): clip(value, MAX_DETAIL_VALUE) for label, value in f.pairs()}
     if view.headline:
         details["headline"] = clip(view.headline, MAX_DETAIL_VALUE)
+    if view.reuse_note:
+        details["explanation_reused"] = clip(view.reuse_note, MAX_DETAIL_VALUE)
     return {
         "message": clip(f.title, MAX_MESSAGE),
         "alias": key,

@@ -44,6 +44,8 @@ def severity(view: View, default: str) -> str:
 def details(view: View) -> dict[str, Any]:
     """`custom_details`: the explanation's parts, the facts and the listed alerts."""
     result: dict[str, Any] = {"headline": view.headline} if view.headline else {}
+    if view.reuse_note:
+        result["explanation_reused"] = view.reuse_note
     for section in view.sections:
         key = section.label.lower().replace(" ", "_")
         result[key] = section.items or section.text

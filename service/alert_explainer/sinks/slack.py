@@ -93,6 +93,8 @@ def blocks(view: View) -> list[dict[str, Any]]:
     ]
     if view.headline:
         result.append(_section(f"*{clip(view.headline, MAX_SECTION_TEXT - 2, escape)}*"))
+    if view.reuse_note:
+        result.append(_context(":recycle: " + clip(view.reuse_note, MAX_FIELD_TEXT - 12, escape)))
     pairs = [(label, value) for label, value in f.pairs() if label != "Status"]
     status = [("Status", f"{ICONS.get(f.status, '')} {f.status}".strip())]
     result.append(

@@ -1,7 +1,8 @@
 """The `webhook` sink: a documented, versioned JSON document for any HTTP endpoint.
 
 Version 1 (the default): version, route, receiver, status, groupKey, summary, explained,
-error, model, alertmanager (the original payload, unchanged).
+error, model, reused, explainedAt, reuse (the note and counts of a situation reuse),
+alertmanager (the original payload, unchanged).
 
 Version 2 carries what chat destinations show instead of `summary`: `title`,
 `explanation` (the model's text and its parts: headline, whatIsHappening, likelyCause,
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from alert_explainer.config import WebhookSinkSettings
+from alert_explainer.prompts import timestamp
 from alert_explainer.sinks.base import Message, PostingSink
 from alert_explainer.sinks.layout import CUT, View, fit
 from alert_explainer.transport import HttpClient, encode_json
@@ -37,7 +39,27 @@ def document(message: Message) -> dict[str, Any]:
         "explained": message.explained,
         "error": message.error,
         "model": message.model,
+        **reuse(message),
         "alertmanager": n.raw,
+    }
+
+
+def reuse(message: Message) -> dict[str, Any]:
+    """`reused`, `explainedAt` and, when made for another state of the group, `reuse`."""
+    since = message.since if message.explained else None
+    return {
+        "reused": message.reused,
+        "explainedAt": timestamp(message.explained_at) if message.explained_at else None,
+        "reuse": None
+        if since is None
+        else {
+            "note": since.note,
+            "noun": since.noun.plural,
+            "firing": since.firing,
+            "firingThen": since.then,
+            "new": since.new,
+            "resolved": since.resolved,
+        },
     }
 
 
@@ -80,6 +102,7 @@ def document_v2(message: Message, view: View) -> dict[str, Any]:
         "explained": message.explained,
         "error": message.error,
         "model": message.model,
+        **reuse(message),
         "explanation": explanation(message, view),
         "notice": view.notice,
         "facts": {
