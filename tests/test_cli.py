@@ -94,3 +94,55 @@ def test_render_refuses_an_invalid_payload_with_the_reason(
     payload_path.write_text('{"status": "firing"}')
     assert main(["render", str(payload_path)]) == 1
     assert "alerts: Field required" in capsys.readouterr().err
+
+
+def test_render_tells_which_situation_the_payload_maps_to_and_the_rule(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", str(SAMPLE)]) == 0
+    captured = capsys.readouterr()
+    json.loads(captured.out)  # stdout stays the request body alone
+
+    lines = captured.err.splitlines()
+    assert lines[0] == (
+        'situation: route "default", group '
+        '"{}:{alertname=\\"KubePodCrashLooping\\", namespace=\\"payments\\"}"'
+    )
+    assert lines[1] == (
+        '  firing: 2 pods; alertnames: "KubePodCrashLooping"; highest severity: "critical"'
+    )
+    assert lines[2].startswith("  state-store key: situation:")
+    assert lines[3] == (
+        "  would call: yes, unless the service holds an explanation of this alert state or "
+        "situation (render keeps no state)"
+    )
+    assert lines[4] == (
+        "  rule: an explanation made for it is reused without a call while no other "
+        'alertname joins, the severity stays at most "critical", at most 4 pods fire '
+        "(2x 2) and the group does not resolve, for 1h after it was made"
+    )
+
+
+def test_render_of_a_resolved_notice_says_it_would_not_call(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    resolved = SAMPLE.parent / "alertmanager-resolved.json"
+
+    assert main(["render", str(resolved)]) == 0
+
+    assert (
+        "  would call: no: resolved notices need no call (and it ends the situation)"
+        in capsys.readouterr().err.splitlines()
+    )
+
+
+def test_render_with_situation_reuse_off_says_every_state_is_explained(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "inference: {reexplain_after: 0, reexplain_growth: 3}\n")
+
+    assert main(["render", "--config", str(path), str(SAMPLE)]) == 0
+
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "  rule: off (inference.reexplain_after: 0): every distinct alert state is explained"
+    )

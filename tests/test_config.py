@@ -124,3 +124,26 @@ def test_secrets_do_not_appear_in_the_settings_repr(tmp_path: Path) -> None:
     text = repr(load_settings(path, environ={}))
     assert "sk-very-secret" not in text
     assert "xoxb-unguessable" not in text
+
+
+def test_situation_reuse_defaults_to_one_hour_and_twice_the_alerts() -> None:
+    inference = load_settings(None, environ={}).inference
+
+    assert (inference.reexplain_after, inference.reexplain_growth) == (3600.0, 2.0)
+
+
+def test_situation_reuse_can_be_turned_off_with_zero(tmp_path: Path) -> None:
+    path = write(tmp_path, "inference: {reexplain_after: 0s, reexplain_growth: 1.5}\n")
+
+    inference = load_settings(path, environ={}).inference
+
+    assert (inference.reexplain_after, inference.reexplain_growth) == (0.0, 1.5)
+
+
+def test_a_negative_window_or_a_shrinking_factor_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "inference: {reexplain_after: -5, reexplain_growth: 0.5}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, environ={})
+    text = "\n".join(caught.value.problems)
+    assert "inference.reexplain_after: Input should be greater than or equal to 0" in text
+    assert "inference.reexplain_growth: Input should be greater than or equal to 1" in text

@@ -16,15 +16,18 @@ import structlog
 import uvicorn
 
 from alert_explainer import __version__
-from alert_explainer.alertmanager import parse_notification
+from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.app import Lifecycle, create_app
-from alert_explainer.config import CONFIG_PATH_ENV, Settings, load_settings
+from alert_explainer.config import CONFIG_PATH_ENV, RouteSettings, Settings, load_settings
 from alert_explainer.errors import ConfigError, PayloadError, TemplateError
 from alert_explainer.explainer import build_prompt, request_metadata
 from alert_explainer.inference import request_body
 from alert_explainer.log import configure_logging
 from alert_explainer.prompts import PromptTemplates, specimen
 from alert_explainer.redact import Redactor
+from alert_explainer.routing import CompiledRoute
+from alert_explainer.since import member_noun
+from alert_explainer.situation import Rule, Situation
 from alert_explainer.transport import encode_json
 
 logger = structlog.get_logger("alert_explainer.cli")
@@ -55,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     with_config(check)
 
     render = commands.add_parser(
-        "render", help="print the inference request body for a payload, calling nothing"
+        "render",
+        help="print the inference request body for a payload, calling nothing; its "
+        "situation and whether it would call go to stderr",
     )
     with_config(render)
     render.add_argument("--route", default="default", help="route whose templates to use")
@@ -188,4 +193,39 @@ def render(
         print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
         sys.stdout.buffer.write(encode_json(body) + b"\n")
+        sys.stdout.flush()
+    version = templates[route.name].version
+    print("\n".join(situation_lines(settings, route, notification, version)), file=sys.stderr)
     return 0
+
+
+def situation_lines(
+    settings: Settings, route: RouteSettings, notification: Notification, version: str
+) -> list[str]:
+    """Which situation `notification` maps to and whether it would call (render keeps no
+    state, so it cannot know whether the service holds an explanation of it)."""
+    model = route.model or settings.inference.model
+    rule = Rule.from_settings(settings.inference)
+    situation = Situation.of(route.name, notification)
+    noun = member_noun(notification)
+    names = ", ".join(json.dumps(n, ensure_ascii=False) for n in sorted(situation.alertnames))
+    lines = [
+        f"situation: route {json.dumps(route.name)}, group "
+        f"{json.dumps(notification.group_key, ensure_ascii=False)}",
+        f"  firing: {noun.count(situation.firing)}; alertnames: {names or 'none'}; "
+        f"highest severity: {json.dumps(situation.severity) if situation.severity else 'none'}",
+        f"  state-store key: {situation.key(model, version)}",
+    ]
+    if notification.status == "resolved":
+        call = "yes" if route.explain_resolved else "no: resolved notices need no call"
+        lines.append(f"  would call: {call} (and it ends the situation)")
+    elif not CompiledRoute.compile(route).worth_explaining(notification):
+        lines.append("  would call: no: no alert matches the route's explain matchers")
+    else:
+        held = "this alert state or situation" if rule.enabled else "this alert state"
+        lines.append(
+            f"  would call: yes, unless the service holds an explanation of {held} "
+            "(render keeps no state)"
+        )
+        lines.append(f"  rule: {rule.describe(situation, noun)}")
+    return lines

@@ -28,7 +28,8 @@ from alert_explainer.metrics import Metrics
 from alert_explainer.prompts import ChatMessage, PromptTemplates
 from alert_explainer.redact import Redactor
 from alert_explainer.sanitize import sanitize_explanation
-from alert_explainer.situation import Since, Situations
+from alert_explainer.since import Since
+from alert_explainer.situation import Situations
 from alert_explainer.store import StateStore
 
 logger = structlog.get_logger("alert_explainer.explainer")

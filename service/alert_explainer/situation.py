@@ -8,7 +8,7 @@ record per group and model/template version, shared by replicas) and reused with
 while no alertname has joined, the severity has not risen, no more than `reexplain_growth`
 times as many alerts fire as it was made for, the group has not resolved since, and it is
 younger than `reexplain_after`. Which alerts fire and their annotation values may change;
-the reused explanation then says so, with its age and what changed since (`Since`).
+the reused explanation then says so, with its age and what changed since (since.py).
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Literal
 
 import structlog
@@ -30,6 +28,7 @@ import structlog
 from alert_explainer.alertmanager import Alert, Notification
 from alert_explainer.config import InferenceSettings
 from alert_explainer.metrics import Metrics
+from alert_explainer.since import Noun, Seen, Since, member_noun
 from alert_explainer.store import StateStore
 
 logger = structlog.get_logger("alert_explainer.situation")
@@ -46,8 +45,6 @@ REASONS: tuple[Reason, ...] = ("same_state", "members_changed", "details_changed
 TURN_POLL = 0.05
 # Member ids are fingerprints (16 hex digits); a sender's longer ones are hashed.
 MAX_MEMBER_ID = 32
-# The noun is chosen from the first alerts only: a 20,000-alert group needs no full scan.
-NOUN_SAMPLE = 1000
 
 # Severity spellings by rank, highest first. An unknown one ranks above all: a change to it
 # counts as an escalation, since nothing says it is not one.
@@ -120,6 +117,10 @@ class Situation:
         """The state-store key of this group's record for one model and template version."""
         return record_key(self.route, model, template_version, self.group_key)
 
+    def seen(self, at: float) -> Seen:
+        """The group as seen at `at` (for what changed since)."""
+        return Seen(at, self.firing, self.members)
+
 
 def record_key(route: str, model: str, template_version: str, group_key: str) -> str:
     """The state-store key of a group's situation record."""
@@ -149,6 +150,11 @@ class Record:
             situation.members,
             outcome,
         )
+
+    @property
+    def seen(self) -> Seen:
+        """The group as seen when the explanation was made."""
+        return Seen(self.explained_at, self.firing, self.members)
 
     def dumps(self) -> str:
         """JSON for the state store."""
@@ -244,137 +250,29 @@ class Rule:
         """The most firing alerts an explanation made for `firing` alerts is reused for."""
         return int(firing * self.growth)
 
-
-@dataclass(frozen=True, slots=True)
-class Noun:
-    """What a group's alerts are, for people: "pod"/"pods", or "alert"/"alerts"."""
-
-    singular: str
-    plural: str
-
-    def count(self, n: int) -> str:
-        """ "1 pod", "5 pods", "1,200 pods"."""
-        return f"{n:,} {self.singular if n == 1 else self.plural}"
-
-
-ALERTS = Noun("alert", "alerts")
-# Labels that tell a group's alerts apart, in the order they are preferred as the noun.
-_MEMBER_LABELS = {
-    "pod": Noun("pod", "pods"),
-    "container": Noun("container", "containers"),
-    "instance": Noun("instance", "instances"),
-    "node": Noun("node", "nodes"),
-    "host": Noun("host", "hosts"),
-    "device": Noun("device", "devices"),
-    "mountpoint": Noun("mount point", "mount points"),
-    "persistentvolumeclaim": Noun("volume claim", "volume claims"),
-    "deployment": Noun("deployment", "deployments"),
-    "statefulset": Noun("statefulset", "statefulsets"),
-    "daemonset": Noun("daemonset", "daemonsets"),
-    "cronjob": Noun("cron job", "cron jobs"),
-    "job_name": Noun("job", "jobs"),
-    "service": Noun("service", "services"),
-    "endpoint": Noun("endpoint", "endpoints"),
-    "target": Noun("target", "targets"),
-    "namespace": Noun("namespace", "namespaces"),
-    "cluster": Noun("cluster", "clusters"),
-    "job": Noun("job", "jobs"),
-}
-_WORD = re.compile(r"[a-z]{3,20}")
-
-
-def _plural(word: str) -> str:
-    if word.endswith(("s", "x", "z", "ch", "sh")):
-        return word + "es"
-    if word.endswith("y") and word[-2] not in "aeiou":
-        return word[:-1] + "ies"
-    return word + "s"
-
-
-def telling_labels(alerts: Sequence[Alert], shared: Iterable[str]) -> set[str]:
-    """The labels whose values tell `alerts` apart (of a single alert: all it has)."""
-    ignored = {"alertname", "severity", *shared}
-    if len(alerts) == 1:
-        return set(alerts[0].labels) - ignored
-    names = {name for a in alerts for name in a.labels} - ignored
-    return {n for n in names if len({a.labels.get(n) for a in alerts}) > 1}
-
-
-def member_noun(notification: Notification) -> Noun:
-    """The noun for the group's alerts: the label that tells them apart, else "alerts"."""
-    alerts = (notification.firing or notification.alerts)[:NOUN_SAMPLE]
-    telling = telling_labels(alerts, notification.group_labels)
-    for label, noun in _MEMBER_LABELS.items():
-        if label in telling:
-            return noun
-    if len(telling) == 1 and _WORD.fullmatch(label := next(iter(telling))):
-        return Noun(label, _plural(label))  # a label name is plain lowercase letters here
-    return ALERTS
-
-
-@dataclass(frozen=True, slots=True)
-class Since:
-    """What changed in a group since its reused explanation was made, computed without a call."""
-
-    explained_at: datetime
-    seen_at: datetime  # when the notification was assessed
-    firing: int
-    then: int  # firing alerts when the explanation was made
-    new: int | None  # firing now, not then; None when Alertmanager left alerts out
-    resolved: int | None  # firing then, not now
-    noun: Noun
-
-    @classmethod
-    def between(cls, record: Record, situation: Situation, noun: Noun, now: float) -> Since:
-        """The change from `record`'s situation to `situation`."""
-        known = situation.members is not None and record.members is not None
-        now_members = situation.members or frozenset()
-        then_members = record.members or frozenset()
-        return cls(
-            explained_at=datetime.fromtimestamp(record.explained_at, UTC),
-            seen_at=datetime.fromtimestamp(max(now, record.explained_at), UTC),
-            firing=situation.firing,
-            then=record.firing,
-            new=len(now_members - then_members) if known else None,
-            resolved=len(then_members - now_members) if known else None,
-            noun=noun,
+    def describe(self, situation: Situation, noun: Noun) -> str:
+        """The rule for an explanation made for `situation`, in words (for `render`)."""
+        if not self.enabled:
+            return "off (inference.reexplain_after: 0): every distinct alert state is explained"
+        severity = json.dumps(situation.severity) if situation.severity else "none"
+        return (
+            "an explanation made for it is reused without a call while no other alertname "
+            f"joins, the severity stays at most {severity}, at most "
+            f"{noun.count(self.limit(situation.firing))} fire ({self.growth:g}x "
+            f"{situation.firing:,}) and the group does not resolve, for "
+            f"{duration(self.window)} after it was made"
         )
 
-    @property
-    def age(self) -> str:
-        """ "35 min ago", "2 h 5 min ago"."""
-        minutes = int((self.seen_at - self.explained_at).total_seconds() // 60)
-        if minutes < 1:
-            return "under a minute ago"
-        if minutes < 60:
-            return f"{minutes} min ago"
-        hours, minutes = divmod(minutes, 60)
-        if hours < 24:
-            return f"{hours} h {minutes} min ago" if minutes else f"{hours} h ago"
-        days, hours = divmod(hours, 24)
-        return f"{days} d {hours} h ago" if hours else f"{days} d ago"
 
-    @property
-    def note(self) -> str:
-        """The line a reused explanation carries, e.g. "explanation from 10:05 UTC (35 min
-        ago), still applies: 5 pods firing now, 3 new since, 2 resolved"."""
-        same_day = self.explained_at.date() == self.seen_at.date()
-        clock = self.explained_at.strftime("%H:%M UTC" if same_day else "%Y-%m-%d %H:%M UTC")
-        return f"explanation from {clock} ({self.age}), still applies: {self.changes}"
-
-    @property
-    def changes(self) -> str:
-        """ "5 pods firing now, 3 new since, 2 resolved"."""
-        now = f"{self.noun.count(self.firing)} firing now"
-        if self.new is None or self.resolved is None:
-            return f"{now}, {self.then:,} then"
-        if self.new and self.resolved:
-            return f"{now}, {self.new:,} new since, {self.resolved:,} resolved"
-        if self.new:
-            return f"{now}, {self.new:,} new since"
-        if self.resolved:
-            return f"{now}, {self.resolved:,} resolved since"
-        return f"{now}, the same as then"
+def duration(seconds: float) -> str:
+    """ "1h", "1h30m", "45s": a duration as the configuration writes it."""
+    rest = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size:
+            count, rest = divmod(rest, size)
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or f"{seconds:g}s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,8 +290,9 @@ class Consultation:
         """The record's outcome (JSON) and what changed since, when it still applies."""
         if not self.decision.reuse or self.record is None or self.notification is None:
             return None
-        noun = member_noun(self.notification)
-        return self.record.outcome, Since.between(self.record, self.situation, noun, self.now)
+        record, situation = self.record, self.situation
+        since = Since.between(record.seen, situation.seen(self.now), member_noun(self.notification))
+        return record.outcome, since
 
 
 class Situations:

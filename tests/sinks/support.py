@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ from pydantic import TypeAdapter
 
 from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.config import SinkSettings
+from alert_explainer.since import Noun, Since
 from alert_explainer.sinks import build_sink
 from alert_explainer.sinks.base import Message
 from alert_explainer.store import MemoryStore, StateStore
@@ -53,6 +56,27 @@ def message(
 ) -> Message:
     """A message for the firing fixture (or `payload`) with `explanation`."""
     return Message("default", notification(payload), explanation, error, "test-model")
+
+
+EXPLAINED_AT = datetime(2026, 11, 25, 10, 5, tzinfo=UTC)
+SINCE = Since(
+    explained_at=EXPLAINED_AT,
+    seen_at=datetime(2026, 11, 25, 10, 40, tzinfo=UTC),
+    firing=5,
+    then=4,
+    new=3,
+    resolved=2,
+    noun=Noun("pod", "pods"),
+)
+REUSE_NOTE = (
+    "explanation from 10:05 UTC (35 min ago), still applies: "
+    "5 pods firing now, 3 new since, 2 resolved"
+)
+
+
+def reused(original: Message) -> Message:
+    """`original` as delivered when its explanation was made for another state of the group."""
+    return replace(original, reused=True, explained_at=EXPLAINED_AT, since=SINCE)
 
 
 def resolved_message() -> Message:

@@ -47,11 +47,12 @@ def build_config(
     *,
     routes: Sequence[Route] = (),
     root_receiver: str | None = None,
+    group_by: Sequence[str] = ("alertname",),
     group_wait: str = "1s",
     group_interval: str = "10s",
     repeat_interval: str = "1h",
 ) -> dict[str, Any]:
-    """The alertmanager.yml content: a root route grouping by alertname, plus child routes."""
+    """The alertmanager.yml content: a root route grouping by `group_by`, plus child routes."""
     if not receivers:
         raise ValueError("at least one receiver is needed")
     for name in receivers:
@@ -63,7 +64,7 @@ def build_config(
             raise ValueError(f"route refers to unknown receiver {name!r}")
     route: dict[str, Any] = {
         "receiver": root,
-        "group_by": ["alertname"],
+        "group_by": list(group_by),
         "group_wait": group_wait,
         "group_interval": group_interval,
         "repeat_interval": repeat_interval,
@@ -93,6 +94,7 @@ class AlertmanagerProcess:
         *,
         routes: Sequence[Route] = (),
         root_receiver: str | None = None,
+        group_by: Sequence[str] = ("alertname",),
         group_wait: str = "1s",
         group_interval: str = "10s",
         repeat_interval: str = "1h",
@@ -102,6 +104,7 @@ class AlertmanagerProcess:
             receivers,
             routes=routes,
             root_receiver=root_receiver,
+            group_by=group_by,
             group_wait=group_wait,
             group_interval=group_interval,
             repeat_interval=repeat_interval,

@@ -16,7 +16,7 @@ from alert_explainer.errors import SinkError, TransportError
 from alert_explainer.explanation import Explanation, parse_explanation
 from alert_explainer.prompts import timestamp
 from alert_explainer.retry import retry_until
-from alert_explainer.situation import Since
+from alert_explainer.since import Since
 from alert_explainer.transport import HttpClient, HttpResponse
 
 UNAVAILABLE = "explanation unavailable"
