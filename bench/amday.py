@@ -372,17 +372,49 @@ def build_groups(count: int, rng: random.Random) -> list[GroupScript]:
     return groups
 
 
+def build_churning(count: int, rng: random.Random) -> list[GroupScript]:
+    """`count` crash-looping Deployments whose pods are replaced as they fail (issue 16).
+
+    Each keeps 3 to 6 pods firing for 2 to 8 hours; a pod lives 10 to 40 minutes, then a
+    new pod (a new alert) takes its place. Severity stays the same: one situation each.
+    """
+    groups = []
+    for index in range(count):
+        namespace = f"shop-{index:03d}"
+        start = rng.uniform(0, DAY * 0.6)
+        end = start + rng.uniform(2, 8) * 3600
+        severity = rng.choice(("warning", "critical"))
+        alerts: list[AlertScript] = []
+        for slot in range(rng.randint(3, 6)):
+            born = start
+            while born < end:
+                dies = min(end, born + rng.uniform(600, 2400))
+                pod = f"web-{slot}{len(alerts):03d}-7d9f"
+                alert = _alert(rng, "KubePodCrashLooping", namespace, pod, [(born, dies)], False)
+                alert.labels["severity"] = severity
+                alerts.append(alert)
+                born = dies
+        group_labels = {"alertname": "KubePodCrashLooping", "namespace": namespace}
+        groups.append(GroupScript("churning", group_labels, alerts))
+    return groups
+
+
 def generate_day(
     groups: int = 200,
     seed: int = 6,
     timing: Timing | None = None,
     ha_duplicate_rate: float = 0.05,
     retry_rate: float = 0.03,
+    churning: int = 0,
 ) -> Day:
-    """The day's webhook POSTs in time order, copies (HA duplicates, retries) included."""
+    """The day's webhook POSTs in time order, copies (HA duplicates, retries) included.
+
+    `churning` adds that many crash-looping Deployments with replaced pods, drawn from
+    their own random sequence so the other groups stay exactly as without them.
+    """
     timing = timing or Timing()
     rng = random.Random(seed)
-    day = Day(build_groups(groups, rng))
+    day = Day(build_groups(groups, rng) + build_churning(churning, random.Random(seed + 1)))
     sends: list[Send] = []
     for group in day.groups:
         for at, body in simulate(group, timing):
@@ -403,9 +435,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--groups", type=int, default=200)
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--churning", type=int, default=0, help="crash-looping Deployments")
     parser.add_argument("--out", help="write {at, kind, group, payload} JSON lines here")
     args = parser.parse_args(argv)
-    day = generate_day(args.groups, args.seed)
+    day = generate_day(args.groups, args.seed, churning=args.churning)
     print(json.dumps(day.summary(), indent=2))
     if args.out:
         with open(args.out, "w", encoding="utf-8") as out:

@@ -1,15 +1,19 @@
-"""Issue 6, scenario 4: what a realistic Alertmanager day costs in inference calls.
+"""Issues 6 and 16, scenario 4: what a realistic Alertmanager day costs in inference calls.
 
 Replays a generated day (bench.amday: 200 groups with repeats every repeat_interval,
 groups that grow, partial and full resolves, flapping alerts, HA duplicates and
 retries) against the service, with time compressed by --speed (1200: the day takes 72 s,
 a 4 h repeat_interval 12 s, the HA peer's 15 s delay 12.5 ms). `delivery.dedup_window`
-is the service default of 600 s scaled the same way (0.5 s), so it relates to the
-simulated timers as it would in production.
+and `inference.reexplain_after` are the service defaults (600 s, 1 h) scaled the same way
+(0.5 s, 3 s), so they relate to the simulated timers as they would in production.
 
-Target: inference calls (counted at the emulator) / distinct group states with at least
-one firing alert = 1.00. A group state is (groupKey, the set of (fingerprint, status,
-annotations)); a resolved-only state needs no call.
+The day is replayed twice, side by side: once explaining every distinct state
+(`reexplain_after: 0`) and once with situation reuse (the default, 1 h). Targets: calls
+(counted at the emulator) per distinct firing group state = 1.00 in the first; calls per
+situation = 1.00 in the second. A group state is (groupKey, the set of (fingerprint,
+status, annotations)); a resolved-only state needs no call. Situations are counted by
+replaying the documented rule over the day offline (`expected_calls`), independently of
+the service's code.
 
 Also reported: deliveries at the sink against the notifications Alertmanager meant as
 new (copies excluded), and which of them the service treated as duplicates.
@@ -25,7 +29,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +40,7 @@ from bench.cpu import CpuWatch, wait_quiet
 from bench.harness import (
     DEFAULT_SERVICE_SRC,
     Bench,
+    Endpoint,
     get_json,
     http,
     metric,
@@ -116,97 +121,246 @@ def delivery_mismatches(day: Day, bodies: list[dict[str, Any]]) -> tuple[int, in
     return missing, extra
 
 
+SEVERITY_RANKS = {"": 0, "info": 1, "warning": 2, "error": 3, "critical": 4}
+
+
+@dataclass(slots=True)
+class _Explained:
+    """What the rule keeps of a group's last explanation (virtual seconds)."""
+
+    at: float
+    alertnames: frozenset[str]
+    severity: int
+    firing: int
+    resolved: bool = False
+
+
+def expected_calls(
+    sends: Sequence[Send], window: float, growth: float = 2.0, made_after: float = 0.0
+) -> Counter[str]:
+    """The rule of docs/configuration.md#situations replayed over the day: calls and reuses.
+
+    `window` is reexplain_after (0: every distinct firing state is one call), `growth`
+    reexplain_growth, both virtual. An explanation is stamped `made_after` seconds after
+    its notification, when the call returns (the emulator's latency, scaled).
+    """
+    explained_states: set[Any] = set()
+    groups: dict[str, _Explained] = {}
+    counts: Counter[str] = Counter()
+    for send in sends:
+        body = send.payload
+        key = body["groupKey"]
+        if body["status"] == "resolved":
+            if key in groups:
+                groups[key].resolved = True
+            continue
+        state = state_of(body)
+        if state in explained_states:
+            counts["same_state"] += 1
+            continue
+        firing = [a for a in body["alerts"] if a["status"] == "firing"]
+        alertnames = frozenset(a["labels"]["alertname"] for a in firing)
+        severity = max(SEVERITY_RANKS[a["labels"].get("severity", "")] for a in firing)
+        last = groups.get(key)
+        if (
+            window > 0
+            and last is not None
+            and not last.resolved
+            and alertnames <= last.alertnames
+            and severity <= last.severity
+            and len(firing) <= last.firing * growth
+            and send.at - last.at < window
+        ):
+            counts["same_situation"] += 1
+            continue
+        counts["calls"] += 1
+        explained_states.add(state)
+        if window > 0:
+            groups[key] = _Explained(send.at + made_after, alertnames, severity, len(firing))
+    return counts
+
+
+@dataclass(slots=True)
+class Run:
+    """One replay of the day against a fresh service, and what it measured."""
+
+    label: str
+    reexplain_after: float  # virtual seconds
+    expected: Counter[str]
+    answers: list[Replayed] = field(default_factory=list)
+    calls: int = 0
+    exposition: str = ""
+    bodies: list[dict[str, Any]] = field(default_factory=list)
+    replay_seconds: float = 0.0
+    cores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def calls_per_situation(self) -> float:
+        """Calls over the calls the rule expects (its situations)."""
+        return self.calls / max(1, self.expected["calls"])
+
+
+def replay_once(bench: Bench, day: Day, run: Run, args: argparse.Namespace, name: str) -> None:
+    """Start an emulator, a sink and the service for `run`, replay the day, collect."""
+    window = args.dedup_window / args.speed
+    with step(f"{run.label}: starting emulator, sink and service"):
+        emulator = bench.peer("emulator", latency=args.latency, name=f"emulator-{name}")
+        sink = bench.peer("sink", keep_bodies=True, name=f"sink-{name}")
+        config = service_config(
+            emulator,
+            sink,
+            dedup_window=window,
+            reexplain_after=run.reexplain_after / args.speed,
+        )
+        service = bench.service(config, name=f"service-{name}")
+    wait_quiet()
+    watch = CpuWatch(
+        {"service": service.process, "emulator": emulator.process, "sink": sink.process}
+    )
+    with step(f"{run.label}: replaying {len(day.sends)} posts over {86400 / args.speed:.0f} s"):
+        started = time.perf_counter()
+        run.answers = asyncio.run(replay(service.url("/webhook"), day.sends, args.speed))
+        run.replay_seconds = time.perf_counter() - started
+    run.cores = watch.read()
+    print(f"  cores used: {run.cores}")
+    time.sleep(1.0)
+    run.exposition = http("GET", service.url("/metrics")).decode()
+    run.calls = int(get_json(emulator.url("/stats"))["requests"])
+    run.bodies = json.loads(http("GET", sink.url("/bodies"), timeout=60))
+    _stop(service, emulator, sink)
+
+
+def _stop(*endpoints: Endpoint) -> None:
+    for endpoint in endpoints:
+        endpoint.process.stop()
+
+
+def rows(day: Day, runs: Sequence[Run], args: argparse.Namespace) -> list[list[object]]:
+    """The table: one column per run."""
+    summary = day.summary()
+    firing_states = summary["distinct_firing_states"]
+    originals = sum(1 for s in day.sends if s.kind == "notification")
+    predicted = expected_swallows(day, args.dedup_window)
+
+    def each(measure: Any) -> list[object]:
+        return [measure(r) for r in runs]
+
+    def explained(r: Run) -> str:
+        states = {state_of(b["alertmanager"]) for b in r.bodies if b["explained"]}
+        firing = {
+            state_of(b["alertmanager"])
+            for b in r.bodies
+            if any(a["status"] == "firing" for a in b["alertmanager"]["alerts"])
+        }
+        return f"{len(firing)} / {len(states & firing)}"
+
+    def metric_of(name: str, label: str) -> Any:
+        return lambda r: metric_by(r.exposition, name, label) or "none"
+
+    return [
+        ["inference.reexplain_after (virtual)", *each(lambda r: f"{r.reexplain_after:g} s")],
+        ["webhook POSTs (copies included)", *each(lambda r: len(day.sends))],
+        [
+            "answers by status",
+            *each(lambda r: dict(sorted(Counter(a.status for a in r.answers).items()))),
+        ],
+        ["distinct firing group states", *each(lambda r: firing_states)],
+        ["situations (the rule replayed offline)", *each(lambda r: r.expected["calls"])],
+        ["inference calls (emulator)", *each(lambda r: r.calls)],
+        [
+            "inference calls (service metric)",
+            *each(lambda r: int(metric(r.exposition, "alert_explainer_inference_calls_total"))),
+        ],
+        ["calls / distinct firing states", *each(lambda r: f"{r.calls / firing_states:.2f}")],
+        ["calls / situations", *each(lambda r: f"{r.calls_per_situation:.2f}")],
+        ["firing states delivered / explained", *each(explained)],
+        [
+            "reuses by reason (metric)",
+            *each(metric_of("alert_explainer_explanations_reused_total", "reason")),
+        ],
+        [
+            "re-explanations by trigger (metric)",
+            *each(metric_of("alert_explainer_reexplanations_total", "trigger")),
+        ],
+        [
+            "deliveries marked with a reuse note",
+            *each(lambda r: sum(1 for b in r.bodies if b.get("reuse"))),
+        ],
+        ["fallbacks", *each(metric_of("alert_explainer_fallbacks_total", "reason"))],
+        ["notifications meant as new", *each(lambda r: originals)],
+        ["deliveries at the sink", *each(lambda r: len(r.bodies))],
+        ["  meant as new, not delivered", *each(lambda r: delivery_mismatches(day, r.bodies)[0])],
+        ["  predicted: re-fire within dedup_window", *each(lambda r: len(predicted))],
+        ["  delivered more than once", *each(lambda r: delivery_mismatches(day, r.bodies)[1])],
+        ["max send lateness ms", *each(lambda r: round(max(a.late for a in r.answers) * 1000, 1))],
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run scenario 4 and print the tables."""
+    """Run scenario 4 twice (per state, per situation) and print the tables side by side."""
     parser = argparse.ArgumentParser(
         prog="python -m bench.cost",
-        description="Inference calls per distinct group state over a replayed Alertmanager day.",
+        description="Inference calls per distinct group state and per situation over a "
+        "replayed Alertmanager day.",
     )
     parser.add_argument("--service-src", type=Path, default=DEFAULT_SERVICE_SRC)
     parser.add_argument("--groups", type=int, default=200)
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument(
+        "--churning", type=int, default=0, help="add crash-looping Deployments (bench.amday)"
+    )
     parser.add_argument("--speed", type=float, default=1200.0, help="virtual s per real s")
     parser.add_argument(
         "--dedup-window", type=float, default=600.0, help="service dedup_window, virtual s"
+    )
+    parser.add_argument(
+        "--reexplain-after",
+        type=float,
+        default=3600.0,
+        help="inference.reexplain_after of the situation run, virtual s",
     )
     parser.add_argument("--latency", type=float, default=0.05, help="emulator latency, real s")
     args = parser.parse_args(argv)
 
     timing = Timing()
-    day = generate_day(args.groups, args.seed, timing)
+    day = generate_day(args.groups, args.seed, timing, churning=args.churning)
     summary = day.summary()
-    firing_states = summary["distinct_firing_states"]
     print(json.dumps(summary))
-    window = args.dedup_window / args.speed
-    with Bench("cost", args.service_src) as bench:
-        with step("starting emulator, sink and service"):
-            emulator = bench.peer("emulator", latency=args.latency)
-            sink = bench.peer("sink", keep_bodies=True)
-            service = bench.service(service_config(emulator, sink, dedup_window=window))
-        wait_quiet()
-        watch = CpuWatch(
-            {"service": service.process, "emulator": emulator.process, "sink": sink.process}
-        )
-        with step(f"replaying {len(day.sends)} posts over {86400 / args.speed:.0f} s"):
-            started = time.perf_counter()
-            answers = asyncio.run(replay(service.url("/webhook"), day.sends, args.speed))
-            replay_seconds = time.perf_counter() - started
-        cores = watch.read()
-        print(f"  cores used: {cores}")
-        time.sleep(1.0)
-        exposition = http("GET", service.url("/metrics")).decode()
-        calls = int(get_json(emulator.url("/stats"))["requests"])
-        bodies: list[dict[str, Any]] = json.loads(http("GET", sink.url("/bodies"), timeout=60))
-
-    statuses = Counter(a.status for a in answers)
-    ratio = calls / firing_states
-    explained_states = {state_of(b["alertmanager"]) for b in bodies if b["explained"]}
-    firing_delivered = {
-        state_of(b["alertmanager"])
-        for b in bodies
-        if any(a["status"] == "firing" for a in b["alertmanager"]["alerts"])
-    }
-    originals = sum(1 for s in day.sends if s.kind == "notification")
-    predicted = expected_swallows(day, args.dedup_window)
-    missing, extra = delivery_mismatches(day, bodies)
-    fallbacks = metric_by(exposition, "alert_explainer_fallbacks_total", "reason")
-    checks = {"calls_per_state": round(ratio, 2) == 1.00}
-    rows: list[list[object]] = [
-        ["webhook POSTs (copies included)", len(day.sends), ""],
-        ["  of which HA duplicates / retries", f"{summary['posts_by_kind']}", ""],
-        ["answers by status", dict(sorted(statuses.items())), ""],
-        ["distinct group states (any)", summary["distinct_states"], ""],
-        ["distinct firing group states", firing_states, ""],
-        ["inference calls (emulator)", calls, ""],
-        [
-            "inference calls (service metric)",
-            int(metric(exposition, "alert_explainer_inference_calls_total")),
-            "",
-        ],
-        ["calls / distinct firing states", f"{ratio:.2f}", verdict(checks["calls_per_state"])],
-        [
-            "firing states delivered / explained",
-            f"{len(firing_delivered)} / {len(explained_states & firing_delivered)}",
-            "",
-        ],
-        [
-            "explanations reused (metric)",
-            int(metric(exposition, "alert_explainer_explanations_reused_total")),
-            "",
-        ],
-        ["fallbacks", fallbacks or "none", ""],
-        ["notifications meant as new", originals, ""],
-        ["deliveries at the sink", len(bodies), ""],
-        ["  meant as new, not delivered", missing, ""],
-        ["  predicted: re-fire within dedup_window", len(predicted), ""],
-        ["  delivered more than once", extra, ""],
-        ["max send lateness ms", round(max(a.late for a in answers) * 1000, 1), ""],
+    made_after = args.latency * args.speed
+    runs = [
+        Run("per state", 0.0, expected_calls(day.sends, 0.0)),
+        Run(
+            "per situation",
+            args.reexplain_after,
+            expected_calls(day.sends, args.reexplain_after, made_after=made_after),
+        ),
     ]
-    print(
-        f"\nReplayed Alertmanager day: {args.groups} groups, seed {args.seed}, "
-        f"speed {args.speed:g}x (dedup_window {args.dedup_window:g} s virtual = {window:g} s)"
+    with Bench("cost", args.service_src) as bench:
+        for run, name in zip(runs, ("state", "situation"), strict=True):
+            replay_once(bench, day, run, args, name)
+
+    per_state, per_situation = runs
+    checks = {
+        "calls_per_state": round(per_state.calls / summary["distinct_firing_states"], 2) == 1.00,
+        "calls_per_situation": round(per_situation.calls_per_situation, 2) == 1.00,
+        "nothing_lost": all(delivery_mismatches(day, r.bodies) == (0, 0) for r in runs),
+    }
+    table_rows = rows(day, runs, args)
+    table_rows.append(
+        [
+            "target",
+            f"calls / states = 1.00: {verdict(checks['calls_per_state'])}",
+            f"calls / situations = 1.00: {verdict(checks['calls_per_situation'])}",
+        ]
     )
-    print(table(["what", "measured", "target"], rows))
+    print(
+        f"\nReplayed Alertmanager day: {args.groups} groups"
+        f"{f' + {args.churning} churning' if args.churning else ''}, seed {args.seed}, "
+        f"speed {args.speed:g}x (dedup_window {args.dedup_window:g} s virtual = "
+        f"{args.dedup_window / args.speed:g} s, reexplain_after {args.reexplain_after:g} s "
+        f"virtual = {args.reexplain_after / args.speed:g} s)"
+    )
+    print(table(["what", *(r.label for r in runs)], table_rows))
     path = write_results(
         bench,
         {
@@ -217,28 +371,43 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "repeat_interval": timing.repeat_interval,
                 "peer_timeout": timing.peer_timeout,
             },
-            "service_dedup_window_seconds": window,
+            "service_dedup_window_seconds": args.dedup_window / args.speed,
             "day": summary,
-            "replay_seconds": replay_seconds,
-            "cores": cores,
-            "answers_by_status": {str(k): v for k, v in statuses.items()},
-            "inference_calls": calls,
-            "calls_per_firing_state": ratio,
-            "firing_states_delivered": len(firing_delivered),
-            "firing_states_explained": len(explained_states & firing_delivered),
-            "fallbacks_by_reason": fallbacks,
-            "notifications_meant_as_new": originals,
-            "deliveries_at_sink": len(bodies),
-            "meant_as_new_not_delivered": missing,
-            "predicted_refire_within_dedup_window": len(predicted),
-            "predicted_examples": [
-                {"at": s.at, "group": s.group, "groupKey": s.payload["groupKey"]}
-                for s in predicted[:10]
+            "runs": [
+                {
+                    "label": r.label,
+                    "reexplain_after_virtual_seconds": r.reexplain_after,
+                    "reexplain_after_seconds": r.reexplain_after / args.speed,
+                    "expected_by_rule": dict(r.expected),
+                    "replay_seconds": r.replay_seconds,
+                    "cores": r.cores,
+                    "answers_by_status": {
+                        str(k): v for k, v in Counter(a.status for a in r.answers).items()
+                    },
+                    "inference_calls": r.calls,
+                    "calls_per_firing_state": r.calls / summary["distinct_firing_states"],
+                    "calls_per_situation": r.calls_per_situation,
+                    "reuses_by_reason": metric_by(
+                        r.exposition, "alert_explainer_explanations_reused_total", "reason"
+                    ),
+                    "reexplanations_by_trigger": metric_by(
+                        r.exposition, "alert_explainer_reexplanations_total", "trigger"
+                    ),
+                    "fallbacks_by_reason": metric_by(
+                        r.exposition, "alert_explainer_fallbacks_total", "reason"
+                    ),
+                    "deliveries_at_sink": len(r.bodies),
+                    "deliveries_with_reuse_note": sum(1 for b in r.bodies if b.get("reuse")),
+                    "meant_as_new_not_delivered": delivery_mismatches(day, r.bodies)[0],
+                    "delivered_more_than_once": delivery_mismatches(day, r.bodies)[1],
+                    "processed_by_outcome": metric_by(
+                        r.exposition, "alert_explainer_notifications_processed_total", "outcome"
+                    ),
+                }
+                for r in runs
             ],
-            "delivered_more_than_once": extra,
-            "processed_by_outcome": metric_by(
-                exposition, "alert_explainer_notifications_processed_total", "outcome"
-            ),
+            "notifications_meant_as_new": sum(1 for s in day.sends if s.kind == "notification"),
+            "predicted_refire_within_dedup_window": len(expected_swallows(day, args.dedup_window)),
             "checks": checks,
             "all_met": all(checks.values()),
         },

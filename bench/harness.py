@@ -254,11 +254,12 @@ def service_config(
     inference_timeout: float = 20.0,
     dedup_window: float = 600.0,
     max_connections: int | None = None,
+    reexplain_after: float | None = None,
 ) -> dict[str, Any]:
     """A service configuration: the emulator as inference API, one webhook sink.
 
     Everything not named here is the service's default (memory state, JSON logs at info,
-    `inference.max_connections` 100 unless given).
+    `inference.max_connections` 100 and `inference.reexplain_after` 1 h unless given).
     """
     config: dict[str, Any] = {
         "server": {"respond_within": respond_within},
@@ -275,6 +276,8 @@ def service_config(
     }
     if max_connections is not None:
         config["inference"]["max_connections"] = max_connections
+    if reexplain_after is not None:
+        config["inference"]["reexplain_after"] = reexplain_after
     return config
 
 
