@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from structlog.testing import capture_logs
 
+from alert_explainer.sinks.base import Message
 from alert_explainer.sinks.layout import Budget, view
 from tests.sinks.support import (
     REUSE_NOTE,
@@ -26,22 +29,14 @@ def shown(recorder: RecordingServer) -> list[str]:
     return texts(request.json())
 
 
+@pytest.mark.parametrize("original", [message, storm_message], ids=["small", "shortened to fit"])
 @pytest.mark.parametrize("name", sorted(DESTINATIONS))
-async def test_every_destination_shows_the_reuse_note(name: str, recorder: RecordingServer) -> None:
-    recorder.default = DESTINATIONS[name].ok
-
-    await deliver(configured(name, recorder.url), reused(message()))
-
-    assert any(REUSE_NOTE in text for text in shown(recorder))
-
-
-@pytest.mark.parametrize("name", sorted(DESTINATIONS))
-async def test_the_note_is_kept_when_the_message_is_shortened_to_fit(
-    name: str, recorder: RecordingServer
+async def test_every_destination_shows_the_reuse_note(
+    name: str, original: Callable[[], Message], recorder: RecordingServer
 ) -> None:
     recorder.default = DESTINATIONS[name].ok
 
-    await deliver(configured(name, recorder.url), reused(storm_message()))
+    await deliver(configured(name, recorder.url), reused(original()))
 
     assert any(REUSE_NOTE in text for text in shown(recorder))
 
