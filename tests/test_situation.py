@@ -35,7 +35,7 @@ def pods(*names: str, **alert: Any) -> dict[str, Any]:
 
 
 def record_of(payload: dict[str, Any], at: float = T0) -> Record:
-    return Record.made(situation(payload), '{"text": "explained"}', at)
+    return Record.made(situation(payload), '{"text": "explained"}', at, at)
 
 
 def since(explained: dict[str, Any], now: dict[str, Any], at: float = T0) -> Since:
@@ -127,8 +127,7 @@ def test_an_explanation_older_than_the_window_is_made_again() -> None:
 
 
 def test_a_group_that_resolved_since_is_explained_again_when_it_fires() -> None:
-    record = Record.made(situation(pods("web-0")), "{}", T0)
-    ended = replace(record, resolved=True)
+    ended = replace(record_of(pods("web-0")), resolved=True)
 
     decision = RULE.decide(ended, situation(pods("web-1")), T0 + 60)
 
@@ -267,3 +266,18 @@ async def test_reuse_off_consults_nothing_and_remembers_nothing() -> None:
         async with service.consult("default", "m", "v", notification) as consulted:
             assert consulted.reusable() is None
             await service.remember(consulted, "{}", service.now())
+
+
+@pytest.mark.anyio
+async def test_a_resolution_during_a_call_does_not_wait_for_it_and_still_counts() -> None:
+    service = situations()
+    first, later = (parsed(p) for p in churning(2))
+    resolved = parsed(pods("web-0", "web-1", status="resolved"))
+
+    async with service.consult("default", "m", "v", first) as consulted:
+        await asyncio.wait_for(service.end("default", "m", "v", resolved), timeout=1.0)
+        await service.remember(consulted, '{"text": "x"}', service.now())
+    async with service.consult("default", "m", "v", later) as consulted:
+        decision = consulted.decision
+
+    assert (decision.reuse, decision.trigger) == (False, "refired")

@@ -127,22 +127,33 @@ def record_key(route: str, model: str, template_version: str, group_key: str) ->
     return "situation:" + _digest(route, model, template_version, group_key)
 
 
+def resolved_key(key: str) -> str:
+    """The key under which a group's last resolution time is kept, beside its record."""
+    return key + ":resolved"
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """A group's explanation and the situation it was made for, as the state store keeps it."""
 
-    explained_at: float  # Unix time of the call
+    asked_at: float  # Unix time the call was decided on
+    explained_at: float  # Unix time the explanation came back
     alertnames: frozenset[str]
     severity: str
     firing: int
     members: frozenset[str] | None
     outcome: str  # the explanation's Outcome as JSON, reused as made (its evidence too)
-    resolved: bool = False  # the group resolved since: its next firing is explained anew
+    # The group resolved after the call was asked for: its next firing is explained anew.
+    # Kept under its own key (`resolved_key`), so a resolution never waits for a call.
+    resolved: bool = False
 
     @classmethod
-    def made(cls, situation: Situation, outcome: str, explained_at: float) -> Record:
+    def made(
+        cls, situation: Situation, outcome: str, asked_at: float, explained_at: float
+    ) -> Record:
         """The record of an explanation just made for `situation`."""
         return cls(
+            asked_at,
             explained_at,
             situation.alertnames,
             situation.severity,
@@ -161,13 +172,13 @@ class Record:
         members = None if self.members is None else sorted(self.members)
         return json.dumps(
             {
+                "asked_at": self.asked_at,
                 "explained_at": self.explained_at,
                 "alertnames": sorted(self.alertnames),
                 "severity": self.severity,
                 "firing": self.firing,
                 "members": members,
                 "outcome": self.outcome,
-                "resolved": self.resolved,
             }
         )
 
@@ -180,13 +191,13 @@ class Record:
             data = json.loads(raw)
             members = data["members"]
             return cls(
+                asked_at=float(data["asked_at"]),
                 explained_at=float(data["explained_at"]),
                 alertnames=frozenset(data["alertnames"]),
                 severity=str(data["severity"]),
                 firing=int(data["firing"]),
                 members=None if members is None else frozenset(members),
                 outcome=str(data["outcome"]),
-                resolved=bool(data["resolved"]),
             )
         except (ValueError, KeyError, TypeError):
             logger.warning("situation_record_unreadable")
@@ -340,7 +351,7 @@ class Situations:
         key = situation.key(model, template_version)
         async with self._turn(key):
             now = self._clock()
-            record = Record.loads(await self._state.get(key))
+            record = await self._recall(key)
             decision = self.rule.decide(record, situation, now)
             if decision.reason is not None:
                 self._metrics.explanations_reused.labels(route, decision.reason).inc()
@@ -357,21 +368,32 @@ class Situations:
     async def remember(self, consultation: Consultation, outcome: str, explained_at: float) -> None:
         """Keep an explanation just made (its Outcome as JSON) as the group's situation's."""
         if consultation.key:
-            record = Record.made(consultation.situation, outcome, explained_at)
+            situation, asked_at = consultation.situation, consultation.now
+            record = Record.made(situation, outcome, asked_at, explained_at)
             await self._state.put(consultation.key, record.dumps(), self._ttl)
 
     async def end(
         self, route: str, model: str, template_version: str, notification: Notification
     ) -> None:
-        """The group resolved: its next firing is a new situation, explained anew."""
-        if not self.rule.enabled:
-            return
-        key = record_key(route, model, template_version, notification.group_key)
-        async with self._turn(key):
-            record = Record.loads(await self._state.get(key))
-            if record is not None and not record.resolved:
-                ended = replace(record, resolved=True, members=frozenset(), outcome="")
-                await self._state.put(key, ended.dumps(), self._ttl)
+        """The group resolved: its next firing is a new situation, explained anew.
+
+        Written without waiting for the group's turn: a resolution is never held up by a
+        call in flight, and one that comes during the call still counts (`asked_at`).
+        """
+        if self.rule.enabled:
+            key = record_key(route, model, template_version, notification.group_key)
+            await self._state.put(resolved_key(key), repr(self._clock()), self._ttl)
+
+    async def _recall(self, key: str) -> Record | None:
+        record = Record.loads(await self._state.get(key))
+        if record is None:
+            return None
+        resolved = await self._state.get(resolved_key(key))
+        try:
+            after_call = resolved is not None and float(resolved) >= record.asked_at
+        except ValueError:
+            after_call = True  # unreadable: take it as a resolution, which costs one call
+        return replace(record, resolved=True) if after_call else record
 
     @contextlib.asynccontextmanager
     async def _turn(self, key: str) -> AsyncIterator[None]:
