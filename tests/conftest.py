@@ -147,18 +147,23 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
 PrometheusFactory = Callable[..., PrometheusProcess]
 
 
-@pytest.fixture
-def prometheus_factory(tmp_path: Path) -> Iterator[PrometheusFactory]:
-    """``factory(history=..., scrape=..., rules=..., alertmanager=...)`` -> a started Prometheus.
-
-    Skips when the binaries are missing, except under CI where that is a failure.
-    """
+def require_prometheus() -> None:
+    """Skip unless prometheus and promtool are installed (under CI: fail)."""
     for binary in (PROMETHEUS_BIN, PROMTOOL_BIN):
         if not binary.exists():
             message = f"{binary} is missing (apt-get install prometheus)"
             if _running_in_ci():
                 pytest.fail(message)
             pytest.skip(message)
+
+
+@pytest.fixture
+def prometheus_factory(tmp_path: Path) -> Iterator[PrometheusFactory]:
+    """``factory(history=..., scrape=..., rules=..., alertmanager=...)`` -> a started Prometheus.
+
+    Skips when the binaries are missing, except under CI where that is a failure.
+    """
+    require_prometheus()
     started: list[PrometheusProcess] = []
 
     def factory(**kwargs: Any) -> PrometheusProcess:

@@ -25,12 +25,14 @@ from alert_explainer.alertmanager import parse_notification
 from alert_explainer.auth import Authenticator
 from alert_explainer.config import Settings, StateSettings
 from alert_explainer.errors import PayloadError
+from alert_explainer.evidence import Gatherer
 from alert_explainer.inference import InferenceClient
 from alert_explainer.looplag import watch_loop_lag
 from alert_explainer.metrics import CONTENT_TYPE, Metrics
 from alert_explainer.openapi import openapi_document
 from alert_explainer.pipeline import DeliveryFailed, Pipeline
 from alert_explainer.queue import DurableQueue, QueueError, RedisStreamQueue, SqliteQueue
+from alert_explainer.redact import Redactor
 from alert_explainer.routing import Router
 from alert_explainer.sinks import build_sinks
 from alert_explainer.store import FallbackStore, MemoryStore, RedisStore, StateStore
@@ -99,6 +101,16 @@ def build_queue(settings: Settings, consumer: str) -> DurableQueue:
     return SqliteQueue(settings.delivery.queue_path, settings.delivery.queue_max)
 
 
+def build_gatherer(
+    settings: Settings, http: HttpClient, metrics: Metrics | None = None
+) -> Gatherer | None:
+    """The evidence gatherer the configuration asks for, or None without `evidence`."""
+    if settings.evidence is None:
+        return None
+    redactor = Redactor.from_settings(settings.redaction, settings.server.limits.max_value_length)
+    return Gatherer(settings.evidence, http, redactor=redactor, metrics=metrics)
+
+
 def create_app(settings: Settings) -> Starlette:
     """The ASGI application for `settings`; clients and stores open in its lifespan."""
     models = sorted({settings.inference.model, *(r.model for r in settings.routes if r.model)})
@@ -145,6 +157,7 @@ def create_app(settings: Settings) -> Starlette:
             sinks=build_sinks(settings.sinks, http, state),
             metrics=metrics,
             state=state,
+            evidence=build_gatherer(settings, http, metrics),
         )
         queue: DurableQueue | None = None
         worker: Worker | None = None

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 import structlog
 import uvicorn
@@ -23,7 +24,7 @@ from alert_explainer.errors import ConfigError, PayloadError, TemplateError
 from alert_explainer.explainer import build_prompt, request_metadata
 from alert_explainer.inference import request_body
 from alert_explainer.log import configure_logging
-from alert_explainer.prompts import PromptTemplates, specimen
+from alert_explainer.prompts import PromptTemplates, specimen, specimen_evidence
 from alert_explainer.redact import Redactor
 from alert_explainer.routing import CompiledRoute
 from alert_explainer.since import member_noun
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         templates = {r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes}
         for name, route_templates in templates.items():
             try:  # compiled is not enough: an unknown variable only fails when rendered
-                route_templates.render(specimen(), route=name)
+                route_templates.render(specimen(), route=name, evidence=specimen_evidence())
             except TemplateError as exc:
                 raise TemplateError(f"routes {name!r}: {exc}") from None
     except ConfigError as exc:
@@ -148,7 +149,19 @@ def summary(settings: Settings, path: Path | None) -> str:
         f"config OK ({path or 'built-in defaults'}): {len(settings.sinks)} sink(s), "
         f"{len(settings.routes)} route(s) [{routes}]; model {inference.model}"
         f"{' via provider ' + inference.provider if inference.provider else ''}; API key {key}"
+        f"{_evidence_summary(settings)}"
     )
+
+
+def _evidence_summary(settings: Settings) -> str:
+    """Where evidence comes from, by host only (a URL may carry credentials)."""
+    evidence = settings.evidence
+    if evidence is None:
+        return ""
+    where = urlsplit(evidence.prometheus.url).netloc.rpartition("@")[2]
+    if evidence.alertmanager is not None:
+        where += " and " + urlsplit(evidence.alertmanager.url).netloc.rpartition("@")[2]
+    return f"; evidence from {where}, {len(evidence.recipes)} configured recipe(s)"
 
 
 def render(

@@ -4,6 +4,7 @@
     ├── ConfigError            the configuration file or environment is wrong
     ├── PayloadError           a webhook request cannot be accepted (carries its HTTP status)
     ├── TemplateError          a prompt template fails to compile or render
+    ├── EvidenceError          an evidence source gave nothing usable (carries a short reason)
     └── DeliveryError          something outbound failed
         ├── InferenceError     the inference API gave no usable explanation (carries a short reason)
         ├── SinkError          one destination did not accept a message
@@ -38,6 +39,19 @@ class PayloadError(AlertExplainerError):
 
 class TemplateError(AlertExplainerError):
     """A prompt template does not compile or does not render for a notification."""
+
+
+class EvidenceError(AlertExplainerError):
+    """An evidence source (Prometheus, Alertmanager) gave nothing usable.
+
+    `reason` is the short text shown after "evidence unavailable: <source>:"; `outcome` is a
+    bounded identifier used as a metric label (timeout, error, too_large, invalid, ...).
+    """
+
+    def __init__(self, reason: str, *, outcome: str) -> None:
+        self.reason = reason
+        self.outcome = outcome
+        super().__init__(reason)
 
 
 class DeliveryError(AlertExplainerError):

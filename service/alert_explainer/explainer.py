@@ -3,10 +3,12 @@
 An explanation is keyed by what it depends on (route, model, templates, each alert's
 fingerprint, status and annotations), so Alertmanager's retries, its HA peer and
 repeat_interval reminders reuse it. A firing group's explanation is also reused while its
-situation stays the same (situation.py: other pods, same problem). Otherwise the
-notification is redacted, rendered within the prompt budget and sent, if the spend guard
-allows, to the inference API. Any failure becomes an `Outcome` with the reason, which is
-delivered as "explanation unavailable: ...".
+situation stays the same (situation.py: other pods, same problem). Otherwise the evidence
+is gathered (when configured), the notification is redacted, rendered within the prompt
+budget and sent, if the spend guard allows, to the inference API. Any failure becomes an
+`Outcome` with the reason, which is delivered as "explanation unavailable: ..." with the
+evidence. The evidence is cached with the outcome: a reused explanation brings the
+evidence it was made with, and no new queries.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -23,6 +26,7 @@ from alert_explainer.alertmanager import Notification
 from alert_explainer.budget import SpendGuard
 from alert_explainer.config import RouteSettings, Settings
 from alert_explainer.errors import InferenceError, TemplateError
+from alert_explainer.evidence import Evidence, Gatherer
 from alert_explainer.inference import Explanation, InferenceClient
 from alert_explainer.metrics import Metrics
 from alert_explainer.prompts import ChatMessage, PromptTemplates
@@ -52,6 +56,7 @@ class Outcome:
     reused: bool = False
     explained_at: float | None = None  # Unix time the explanation was made
     since: Since | None = None  # what changed, when made for another state of the group
+    evidence: Evidence = field(default_factory=Evidence)
 
     def dumps(self) -> str:
         """JSON for the state store."""
@@ -62,6 +67,7 @@ class Outcome:
                 "code": self.code,
                 "model": self.model,
                 "explained_at": self.explained_at,
+                "evidence": self.evidence.as_dicts(),
             }
         )
 
@@ -76,6 +82,7 @@ class Outcome:
             data["model"],
             reused=True,
             explained_at=data.get("explained_at"),
+            evidence=Evidence.from_dicts(data.get("evidence")),  # absent in older entries
         )
 
 
@@ -89,9 +96,11 @@ class Explainer:
         inference: InferenceClient,
         metrics: Metrics,
         state: StateStore,
+        evidence: Gatherer | None = None,
     ) -> None:
         self._settings = settings
         self._inference = inference
+        self._evidence = evidence
         self._metrics = metrics
         self._state = state
         self._guard = SpendGuard(
@@ -146,7 +155,9 @@ class Explainer:
         templates: PromptTemplates,
     ) -> Outcome:
         """One call for this alert state, its outcome cached under `key`."""
-        outcome = await self._ask(route, notification, model, templates)
+        evidence = await self._gather(notification)
+        outcome = await self._ask(route, notification, model, templates, evidence)
+        outcome = replace(outcome, evidence=evidence)
         if outcome.text is not None:
             outcome = replace(outcome, explained_at=self._situations.now())
             await self._state.put(key, outcome.dumps(), self._settings.inference.explanation_ttl)
@@ -158,15 +169,22 @@ class Explainer:
                 )
         return outcome
 
+    async def _gather(self, notification: Notification) -> Evidence:
+        """The evidence for a notification about to be explained (or to get a fallback)."""
+        if self._evidence is None:
+            return Evidence()
+        return await self._evidence.gather(notification, datetime.now(UTC))
+
     async def _ask(
         self,
         route: RouteSettings,
         notification: Notification,
         model: str,
         templates: PromptTemplates,
+        evidence: Evidence,
     ) -> Outcome:
         try:
-            messages, shown = await self._prompt(templates, notification, route.name)
+            messages, shown = await self._prompt(templates, notification, route.name, evidence)
             if not self._inference.configured:
                 raise InferenceError("no API key configured", code="no_api_key", retryable=False)
             async with self._guard.permit():
@@ -190,10 +208,14 @@ class Explainer:
         return Outcome(text=sanitize_explanation(explanation.text), model=explanation.model)
 
     async def _prompt(
-        self, templates: PromptTemplates, notification: Notification, route: str
+        self,
+        templates: PromptTemplates,
+        notification: Notification,
+        route: str,
+        evidence: Evidence,
     ) -> tuple[list[ChatMessage], Notification]:
         budget = self._settings.inference.prompt_budget_bytes
-        args = (self._redactor, templates, notification, route, budget)
+        args = (self._redactor, templates, notification, route, budget, evidence)
         if len(notification.alerts) <= _RENDER_INLINE_MAX_ALERTS:
             messages, shown, counts = build_prompt(*args)
         else:
@@ -224,14 +246,17 @@ def build_prompt(
     notification: Notification,
     route: str,
     budget: int,
+    evidence: Evidence | None = None,
 ) -> tuple[list[ChatMessage], Notification, Counter[str]]:
     """What the inference API sees: the notification redacted, rendered within `budget`.
 
     Returns the messages, the redacted notification (for request metadata) and the number
     of redactions by rule. The original notification stays untouched for identity and sinks.
+    `evidence` was redacted when it was gathered.
     """
     shown, counts = redactor.prepare(notification)
-    return templates.render(shown, route=route, budget=budget), shown, counts
+    messages = templates.render(shown, route=route, budget=budget, evidence=evidence)
+    return messages, shown, counts
 
 
 def request_metadata(route: RouteSettings, notification: Notification) -> dict[str, Any]:

@@ -48,6 +48,8 @@ LIMITS = ("concurrency", "per_minute", "per_hour", "per_day", "circuit")
 DELIVERY_OUTCOMES = ("ok", "failed", "duplicate")
 PROCESSING_OUTCOMES = ("delivered", "failed", "duplicate")
 STATUSES = ("firing", "resolved")
+EVIDENCE_SOURCES = ("expression", "recipe", "history", "alertmanager")
+EVIDENCE_OUTCOMES = ("ok", "empty", "error", "timeout", "too_large", "invalid", "unauthorized")
 # LLM calls take seconds, not milliseconds: the default buckets stop at 10 s.
 INFERENCE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
 DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -216,6 +218,31 @@ class Metrics:
             ["rule"],
             registry=r,
         )
+        self.evidence_queries = Counter(
+            f"{PREFIX}_evidence_queries_total",
+            "Queries for evidence, by source (expression, recipe, history, alertmanager) and "
+            "outcome (ok, empty, error, timeout, too_large, invalid, unauthorized).",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.evidence_query_duration = Histogram(
+            f"{PREFIX}_evidence_query_duration_seconds",
+            "Duration of each evidence query, by source.",
+            ["source"],
+            buckets=DELIVERY_BUCKETS,
+            registry=r,
+        )
+        self.evidence_duration = Histogram(
+            f"{PREFIX}_evidence_duration_seconds",
+            "Time to gather the evidence for one notification (all sources in parallel).",
+            buckets=DELIVERY_BUCKETS,
+            registry=r,
+        )
+        self.evidence_bytes = Counter(
+            f"{PREFIX}_evidence_bytes_total",
+            "Bytes of evidence text added to prompts and messages.",
+            registry=r,
+        )
         self._initialise(routes, sinks, models)
 
     def _initialise(self, routes: list[str], sinks: list[str], models: list[str]) -> None:
@@ -234,6 +261,10 @@ class Metrics:
                 self.deliveries.labels(sink, outcome)
         for limit in LIMITS:
             self.inference_limited.labels(limit)
+        for source in EVIDENCE_SOURCES:
+            self.evidence_query_duration.labels(source)
+            for evidence_outcome in EVIDENCE_OUTCOMES:
+                self.evidence_queries.labels(source, evidence_outcome)
         for route in ["", *routes]:
             self.auth_failures.labels(route)
         for model in models:

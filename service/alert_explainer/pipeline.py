@@ -22,6 +22,7 @@ import structlog
 from alert_explainer.alertmanager import Notification
 from alert_explainer.config import RouteSettings, Settings
 from alert_explainer.errors import DeliveryError, SinkError
+from alert_explainer.evidence import Gatherer
 from alert_explainer.explainer import Explainer, Outcome
 from alert_explainer.inference import InferenceClient
 from alert_explainer.metrics import Metrics
@@ -77,18 +78,22 @@ class Pipeline:
         sinks: dict[str, Sink],
         metrics: Metrics,
         state: StateStore,
+        evidence: Gatherer | None = None,
     ) -> None:
         self._settings = settings
         self._sinks = sinks
         self._metrics = metrics
         self._state = state
-        self._explainer = Explainer(settings, inference=inference, metrics=metrics, state=state)
+        self._explainer = Explainer(
+            settings, inference=inference, metrics=metrics, state=state, evidence=evidence
+        )
         # Identifies this process's leases (and queue consumer); other replicas see them held.
         self.owner = uuid.uuid4().hex
-        # A lease outlives the slowest possible processing (inference, then sinks in
-        # parallel), so a crashed holder's work is taken over soon after it could have ended.
+        # A lease outlives the slowest possible processing (evidence, inference, then sinks
+        # in parallel), so a crashed holder's work is taken over soon after it could have ended.
         slowest_sink = max((getattr(s, "timeout", 0.0) for s in settings.sinks), default=0.0)
-        self._lease_ttl = settings.inference.timeout + slowest_sink + 10.0
+        gathering = settings.evidence.timeout if settings.evidence is not None else 0.0
+        self._lease_ttl = gathering + settings.inference.timeout + slowest_sink + 10.0
         self._in_progress: dict[str, asyncio.Task[DeliveryReport]] = {}
 
     @property
@@ -180,6 +185,7 @@ class Pipeline:
             reused=outcome.reused,
             explained_at=None if made is None else datetime.fromtimestamp(made, UTC),
             since=outcome.since,
+            evidence=outcome.evidence,
         )
         results = await asyncio.gather(
             *(self._deliver(s, message, group, identity) for s in pending)

@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from alert_explainer.alertmanager import Alert, Notification
 from alert_explainer.config import TemplateSettings
 from alert_explainer.errors import TemplateError
+from alert_explainer.evidence.model import Evidence, EvidenceItem
 
 _DELIMITER = re.compile(r"<(\s*/?\s*alert-data)", re.IGNORECASE)
 _SHOWN_APART = ("alertname", "severity")
@@ -130,12 +131,17 @@ def _some(values: list[str], limit: int) -> str:
 
 
 def template_context(
-    notification: Notification, route: str, now: datetime, keep: int | None = None
+    notification: Notification,
+    route: str,
+    now: datetime,
+    keep: int | None = None,
+    evidence: Evidence | None = None,
 ) -> dict[str, Any]:
-    """Everything a template may use, as plain data (documented in docs/templates.md).
+    """Everything a template may use, as plain data (docs/configuration.md#templates).
 
     With `keep`, only the first `keep` alerts are listed in full and the rest are
-    summarised in `alert_summary` (`omitted_alerts` says how many).
+    summarised in `alert_summary` (`omitted_alerts` says how many). `evidence` is a list
+    of {source, title, lines}.
     """
     listed = notification.alerts if keep is None else notification.alerts[:keep]
     omitted = notification.alerts[len(listed) :]
@@ -156,6 +162,7 @@ def template_context(
         "alerts": [_alert_context(a) for a in listed],
         "omitted_alerts": len(omitted),
         "alert_summary": summarise(omitted) if omitted else [],
+        "evidence": evidence.as_dicts() if evidence else [],
     }
 
 
@@ -199,17 +206,21 @@ class PromptTemplates:
         route: str,
         now: datetime | None = None,
         budget: int | None = None,
+        evidence: Evidence | None = None,
     ) -> list[ChatMessage]:
         """The system message, then the user message, for this notification.
 
         With a `budget` (bytes), a user message that would be larger lists fewer alerts in
-        full and summarises the rest, so a 10,000-alert group still names every alertname.
+        full and summarises the rest, so a 10,000-alert group still names every alertname;
+        the evidence (already within evidence.max_bytes) is shortened only when even that
+        does not fit.
         """
         moment = now or datetime.now(UTC)
         total = len(notification.alerts)
         # No alert renders in under ~100 bytes: start from what could possibly fit.
-        keep = total if budget is None else min(total, max(1, budget // 100))
-        context = template_context(notification, route, moment, keep=keep)
+        room = budget - (evidence.size if evidence else 0) if budget is not None else None
+        keep = total if room is None else min(total, max(1, room // 100))
+        context = template_context(notification, route, moment, keep=keep, evidence=evidence)
         system = self._render("system", self._system, context)
         user = self._render("user", self._user, context)
         while budget is not None and len(user.encode()) > budget and keep > 0:
@@ -217,7 +228,11 @@ class PromptTemplates:
             # group needs a handful of renders rather than one per alert.
             ratio = budget / len(user.encode())
             keep = min(int(keep * ratio * 0.9), int(keep * 0.8))
-            context = template_context(notification, route, moment, keep=max(keep, 0))
+            context = template_context(notification, route, moment, max(keep, 0), evidence)
+            user = self._render("user", self._user, context)
+        while budget is not None and len(user.encode()) > budget and evidence:
+            evidence = _smaller(evidence, len(user.encode()) - budget)
+            context = template_context(notification, route, moment, max(keep, 0), evidence)
             user = self._render("user", self._user, context)
         return [ChatMessage("system", system), ChatMessage("user", user)]
 
@@ -229,6 +244,22 @@ class PromptTemplates:
         if not content:
             raise TemplateError(f"{role} template rendered an empty message")
         return content
+
+
+def _smaller(evidence: Evidence, overshoot: int) -> Evidence:
+    """`evidence` at least `overshoot` bytes smaller, or with its last item left out."""
+    smaller = evidence.fitted(evidence.size - overshoot - 64)
+    return smaller if smaller.size < evidence.size else Evidence(evidence.items[:-1])
+
+
+def specimen_evidence() -> Evidence:
+    """Evidence with every field filled, rendered with `specimen()` in check-config."""
+    return Evidence(
+        (
+            EvidenceItem("expression", "Alert expression", ("query: up (alert when == 0)",)),
+            EvidenceItem("prometheus", "Evidence unavailable", ("evidence unavailable: x: y",)),
+        )
+    )
 
 
 def specimen() -> Notification:

@@ -46,11 +46,12 @@ def encode_json(payload: Any) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class HttpResponse:
-    """An HTTP answer, fully read (up to MAX_RESPONSE_BYTES)."""
+    """An HTTP answer, read up to the size cap; `truncated` when the body went beyond it."""
 
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    truncated: bool = False
 
     def json(self) -> Any:
         """The body parsed as JSON; raises ValueError when it is not JSON."""
@@ -136,8 +137,15 @@ class HttpClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         timeout: float,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+        tls: ssl.SSLContext | None = None,
     ) -> HttpResponse:
-        """Send one request; redirects are not followed, so a token never travels elsewhere."""
+        """Send one request; redirects are not followed, so a token never travels elsewhere.
+
+        The body is read up to `max_bytes`; beyond that reading stops (the connection is
+        dropped) and the answer is marked `truncated`. `tls` replaces the client's
+        certificate checks for this request (a peer with its own CA file).
+        """
         if timeout <= 0:
             raise TransportError("no time left before the deadline", timeout=True)
         try:
@@ -149,12 +157,14 @@ class HttpClient:
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 allow_redirects=False,
                 proxy=self._proxy(url),
+                ssl=tls if tls is not None else True,  # True: the connector's own checks
             ) as response:
-                content = await response.content.read(MAX_RESPONSE_BYTES)
+                content, truncated = await _read_capped(response.content, max_bytes)
                 return HttpResponse(
                     status=response.status,
                     body=content,
                     headers={k.lower(): v for k, v in response.headers.items()},
+                    truncated=truncated,
                 )
         except TimeoutError:
             raise TransportError(f"timed out after {timeout:.1f} s", timeout=True) from None
@@ -175,3 +185,18 @@ class HttpClient:
         await self._session.close()
         # aiohttp closes transports on the next loop iterations; give them that time.
         await asyncio.sleep(0)
+
+
+async def _read_capped(content: aiohttp.StreamReader, limit: int) -> tuple[bytes, bool]:
+    """The body up to `limit` bytes, and whether there was more.
+
+    `StreamReader.read(n)` returns whatever one chunk holds, so read until the end.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.read(limit + 1 - size):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False

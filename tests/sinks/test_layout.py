@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alert_explainer.errors import SinkError
-from alert_explainer.sinks.layout import CUT, View, clip, fair_shares, fit, shorten
+from alert_explainer.evidence.model import fair_shares
+from alert_explainer.sinks.layout import CUT, View, clip, fit, shorten
 from alert_explainer.sinks.markup import PLAIN, document
 from tests.sinks.support import storm_message
 

@@ -1,12 +1,19 @@
 """Configuration: one YAML file, `${VAR}` expanded from the environment, validated by pydantic.
 
 One module per section of the file (`server`, `inference`, `delivery`, `sinks`, `auth`,
-`redaction`, `state` and `http`, `routes`, `log`); `settings` joins them and checks what spans
-sections; `loader` reads, expands and validates. Everything is importable from here.
+`redaction`, `state` and `http`, `routes`, `log`, `evidence`); `settings` joins them and
+checks what spans sections; `loader` reads, expands and validates. Everything is importable
+from here.
 """
 
 from alert_explainer.config.auth import AuthSettings, BasicAuthCredentials
 from alert_explainer.config.delivery import DeliverySettings
+from alert_explainer.config.evidence import (
+    EvidenceSettings,
+    QueryApiSettings,
+    Recipe,
+    RecipeSettings,
+)
 from alert_explainer.config.inference import (
     API_KEY_ENV,
     DEFAULT_INFERENCE_URL,
@@ -50,6 +57,7 @@ __all__ = [
     "DeliverySettings",
     "DiscordSinkSettings",
     "Duration",
+    "EvidenceSettings",
     "GoogleChatSinkSettings",
     "HttpSettings",
     "InferenceLimits",
@@ -63,6 +71,9 @@ __all__ = [
     "NtfySinkSettings",
     "OpsgenieSinkSettings",
     "PagerDutySinkSettings",
+    "QueryApiSettings",
+    "Recipe",
+    "RecipeSettings",
     "RedactionRule",
     "RedactionSettings",
     "RouteSettings",

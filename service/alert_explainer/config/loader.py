@@ -133,6 +133,17 @@ def _check_files(settings: Settings, problems: list[str]) -> None:
             (f"routes[{i}].templates.{part}", getattr(route.templates, part))
             for part in ("system_file", "user_file")
         ]
+    if settings.evidence is not None:
+        apis = [("evidence.prometheus", settings.evidence.prometheus)]
+        if settings.evidence.alertmanager is not None:
+            apis.append(("evidence.alertmanager", settings.evidence.alertmanager))
+        for where, api in apis:
+            files += [
+                (f"{where}.bearer_token_file", api.bearer_token_file),
+                (f"{where}.ca_file", api.ca_file),
+            ]
+            if api.basic_auth is not None:
+                files.append((f"{where}.basic_auth.password_file", api.basic_auth.password_file))
     for where, file in files:
         if file is not None and not file.is_file():
             problems.append(f"{where}: no readable file at {file}")

@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from alert_explainer.config.auth import AuthSettings
 from alert_explainer.config.delivery import DeliverySettings
+from alert_explainer.config.evidence import EvidenceSettings
 from alert_explainer.config.inference import InferenceSettings
 from alert_explainer.config.log import LogSettings
 from alert_explainer.config.redaction import RedactionSettings
@@ -37,6 +38,7 @@ class Settings(Model):
     state: StateSettings = Field(default_factory=StateSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    evidence: EvidenceSettings | None = None  # none: nothing is gathered
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Settings:
@@ -52,6 +54,12 @@ class Settings(Model):
                         f"routes[{i}].sinks: unknown sink {sink!r} "
                         f"(defined sinks: {', '.join(sink_names)})"
                     )
+        budget = self.inference.prompt_budget_bytes
+        if self.evidence is not None and self.evidence.max_bytes > budget // 2:
+            problems.append(
+                f"evidence.max_bytes ({self.evidence.max_bytes}) must leave the alerts at least "
+                f"half of inference.prompt_budget_bytes ({budget}): at most {budget // 2}"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from alert_explainer.alertmanager import Alert, Notification
 from alert_explainer.errors import SinkError, TransportError
+from alert_explainer.evidence.model import Evidence
 from alert_explainer.explanation import Explanation, parse_explanation
 from alert_explainer.prompts import timestamp
 from alert_explainer.retry import retry_until
@@ -24,7 +25,11 @@ UNAVAILABLE = "explanation unavailable"
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """A notification ready to deliver: the alerts plus their explanation or why there is none."""
+    """A notification ready to deliver: the alerts plus their explanation or why there is none.
+
+    `evidence` is what was gathered for it (already redacted), shown with or without an
+    explanation.
+    """
 
     route: str
     notification: Notification
@@ -34,6 +39,7 @@ class Message:
     reused: bool = False  # the explanation was made earlier, for this or another state
     explained_at: datetime | None = None
     since: Since | None = None  # what changed, when it was made for another state
+    evidence: Evidence = field(default_factory=Evidence)
 
     @property
     def explained(self) -> bool:

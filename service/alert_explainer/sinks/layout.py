@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from alert_explainer.alertmanager import Alert
 from alert_explainer.errors import SinkError
+from alert_explainer.evidence.model import fair_shares
 from alert_explainer.sinks.base import UNAVAILABLE, Message
 from alert_explainer.sinks.facts import (
     Facts,
@@ -183,19 +184,6 @@ def shorten(text: str, budget: int) -> str:
     if space > len(cut) * 0.8:  # end on a word when that costs little
         cut = cut[:space]
     return cut.rstrip() + CUT
-
-
-def fair_shares(lengths: list[int], budget: int) -> list[int]:
-    """Split `budget` so short parts keep all they need and long ones share the rest."""
-    shares = [0] * len(lengths)
-    pending = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    remaining = max(0, budget)
-    while pending:
-        equal = remaining // len(pending)
-        i = pending.pop(0)
-        shares[i] = min(lengths[i], equal)
-        remaining -= shares[i]
-    return shares
 
 
 def _alert_item(alert: Alert) -> AlertItem:
