@@ -1,14 +1,21 @@
-"""Issue 6, scenario 3: an alert storm, 2,000 distinct groups in 10 s, 1 s inference latency.
+"""Issue 6 scenario 3 and issue 15: an alert storm, 2,000 distinct groups in 10 s, 1 s inference.
 
-The service keeps its default `inference.limits.concurrency: 8`. Notifications are sent
-open-loop (at a fixed rate, whatever the answers), each on its own request, as an
-Alertmanager flushing many groups at once would. Checked afterwards:
+The service keeps its default limits: 8 calls in flight, a wait of up to 60 s for a free
+one, at most 1,000 waiting. Notifications are sent open-loop (at a fixed rate, whatever the
+answers), each on its own request, and each is retried the way Alertmanager retries a
+webhook (5xx or no answer: again after about 0.5 s x 1.5^n, until the flush deadline), so
+a 503 for a notification still waiting is followed by retries that collect its result.
+Checked afterwards:
 
-- every notification delivered (explained or with the fallback): counted at the sink;
+- every notification answered 200 in the end and delivered once (counted at the sink);
+- every notification explained or delivered with a fallback that names its limit;
 - inference calls within the budget: the emulator never saw more than 8 at once, and
-  every notification is either a call or a refusal by the concurrency limit;
+  every notification is either a call or a refusal by a limit;
 - peak RSS (VmHWM from /proc/<pid>/status) under 200 MB;
 - event loop never blocked over 100 ms (alert_explainer_event_loop_lag_max_seconds).
+
+Reported: how many were explained, the distribution of the wait for a permit (the
+service's histogram) and of the time to the final answer, the most waiting at once.
 
     .venv/bin/python -m bench.storm --service-src /tmp/bench-wt/service
 """
@@ -17,13 +24,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import random
 import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -45,45 +53,87 @@ from bench.payloads import crashloop_notification, encode
 
 RSS_MAX_MIB = 200.0
 LAG_MAX_S = 0.1
+WAITERS = "alert_explainer_inference_waiters"
+WAIT_HISTOGRAM = "alert_explainer_inference_wait_seconds"
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """The service's answer to one storm notification."""
+    """The service's final answer to one storm notification, after any retries."""
 
     status: int  # 0 when no HTTP answer came
-    seconds: float
+    seconds: float  # from the first try to the final answer
+    tries: int
     explained: bool | None
+    error: str | None
 
 
-async def send_storm(url: str, bodies: Sequence[bytes], seconds: float) -> list[Answer]:
-    """POST `bodies` evenly spread over `seconds` (open loop), and collect every answer."""
+async def post_like_alertmanager(
+    session: aiohttp.ClientSession, url: str, body: bytes, deadline: float
+) -> Answer:
+    """POST until a non-5xx answer or `deadline` s pass, with Alertmanager 0.25's backoff."""
+    started = time.perf_counter()
+    delay, tries = 0.5, 0
+    status, data = 0, None
+    while True:
+        tries += 1
+        remaining = deadline - (time.perf_counter() - started)
+        try:
+            async with session.post(
+                url,
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=max(0.1, remaining)),
+            ) as response:
+                status = response.status
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            status, data = 0, None
+        pause = delay * random.uniform(0.5, 1.5)
+        if 0 < status < 500 or time.perf_counter() - started + pause >= deadline:
+            break
+        await asyncio.sleep(pause)
+        delay *= 1.5
+    report = data if isinstance(data, dict) else {}
+    return Answer(
+        status,
+        time.perf_counter() - started,
+        tries,
+        report.get("explained"),
+        report.get("error"),
+    )
+
+
+async def send_storm(
+    url: str, metrics_url: str, bodies: Sequence[bytes], seconds: float, deadline: float
+) -> tuple[list[Answer], list[tuple[float, float]]]:
+    """POST `bodies` evenly spread over `seconds` (open loop); every final answer, and the
+    number waiting for a permit sampled every 0.5 s as (seconds since start, waiters)."""
     connector = aiohttp.TCPConnector(limit=0)  # like Alertmanager: a connection per flush
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-
-        async def post(body: bytes) -> Answer:
-            started = time.perf_counter()
-            try:
-                async with session.post(
-                    url, data=body, headers={"Content-Type": "application/json"}
-                ) as response:
-                    data: Any = await response.json(content_type=None)
-                    explained = data.get("explained") if isinstance(data, dict) else None
-                    return Answer(response.status, time.perf_counter() - started, explained)
-            except (aiohttp.ClientError, TimeoutError, ValueError):
-                return Answer(0, time.perf_counter() - started, None)
-
+    async with aiohttp.ClientSession(connector=connector) as session:
         loop = asyncio.get_running_loop()
         start = loop.time()
+        samples: list[tuple[float, float]] = []
+
+        async def sample() -> None:
+            while True:
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with session.get(metrics_url) as response:
+                        text = await response.text()
+                    samples.append((loop.time() - start, metric(text, WAITERS)))
+                await asyncio.sleep(0.5)
+
+        sampler = asyncio.create_task(sample())
         interval = seconds / len(bodies)
         tasks = []
         for i, body in enumerate(bodies):
-            delay = start + i * interval - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(post(body)))
-        return list(await asyncio.gather(*tasks))
+            pause = start + i * interval - loop.time()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            tasks.append(asyncio.create_task(post_like_alertmanager(session, url, body, deadline)))
+        answers = list(await asyncio.gather(*tasks))
+        sampler.cancel()
+        return answers, samples
 
 
 def wait_for_deliveries(sink_stats_url: str, expected: int, timeout: float) -> int:
@@ -99,6 +149,18 @@ def wait_for_deliveries(sink_stats_url: str, expected: int, timeout: float) -> i
     return int(get_json(sink_stats_url)["requests"])
 
 
+def histogram(text: str, name: str) -> list[tuple[float, float]]:
+    """(upper bound, cumulative count) of a histogram, summed over its other labels."""
+    by_bound = metric_by(text, f"{name}_bucket", "le")
+    return sorted((float(le), count) for le, count in by_bound.items())
+
+
+def histogram_quantile(buckets: Sequence[tuple[float, float]], q: float) -> float:
+    """The upper bound of the first bucket holding the q-th quantile (Prometheus-style bound)."""
+    total = buckets[-1][1] if buckets else 0.0
+    return next((le for le, count in buckets if count >= q * total), float("nan"))
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (nearest rank) of `values`."""
     ordered = sorted(values)
@@ -106,16 +168,25 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run scenario 3 and print the table."""
+    """Run the storm and print the table."""
     parser = argparse.ArgumentParser(
         prog="python -m bench.storm",
-        description="2,000 distinct groups in 10 s, 1 s inference latency, concurrency 8.",
+        description="2,000 distinct groups in 10 s, 1 s inference latency, default limits.",
     )
     parser.add_argument("--service-src", type=Path, default=DEFAULT_SERVICE_SRC)
     parser.add_argument("--groups", type=int, default=2000)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--concurrency", type=int, default=8, help="inference.limits.concurrency")
+    parser.add_argument("--max-wait", type=float, help="inference.limits.max_wait (default 60)")
+    parser.add_argument("--max-waiters", type=int, help="inference.limits.max_waiters (1000)")
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=300.0,
+        help="how long the loader retries one notification: Alertmanager's flush deadline, "
+        "max(10 s, group_interval), 5 m by default",
+    )
     args = parser.parse_args(argv)
 
     nonce = uuid.uuid4().hex[:8]
@@ -124,17 +195,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         with step("starting emulator, sink and service"):
             emulator = bench.peer("emulator", latency=args.latency)
             sink = bench.peer("sink")
-            service = bench.service(
-                service_config(emulator, sink, concurrency=args.concurrency, inference_timeout=5)
+            config = service_config(
+                emulator, sink, concurrency=args.concurrency, inference_timeout=5
             )
+            if args.max_wait is not None:
+                config["inference"]["limits"]["max_wait"] = args.max_wait
+            if args.max_waiters is not None:
+                config["inference"]["limits"]["max_waiters"] = args.max_waiters
+            service = bench.service(config)
         wait_quiet()
         rss_before = service.process.memory_kib("VmRSS")
         watch = CpuWatch(
             {"service": service.process, "emulator": emulator.process, "sink": sink.process}
         )
-        with step(f"storm: {args.groups} groups over {args.seconds:g} s"):
+        with step(f"storm: {args.groups} groups over {args.seconds:g} s, answers collected"):
             started = time.perf_counter()
-            answers = asyncio.run(send_storm(service.url("/webhook"), bodies, args.seconds))
+            answers, waiters = asyncio.run(
+                send_storm(
+                    service.url("/webhook"),
+                    service.url("/metrics"),
+                    bodies,
+                    args.seconds,
+                    args.deadline,
+                )
+            )
             storm_seconds = time.perf_counter() - started
         cores = watch.read()
         print(f"  cores used: {cores}")
@@ -146,12 +230,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     statuses = Counter(a.status for a in answers)
     explained = sum(1 for a in answers if a.explained)
+    errors = Counter(a.error for a in answers if not a.explained)
     fallbacks = metric_by(exposition, "alert_explainer_fallbacks_total", "reason")
     limited = metric_by(exposition, "alert_explainer_inference_limited_total", "limit")
     calls_metric = metric(exposition, "alert_explainer_inference_calls_total")
     lag_max = metric(exposition, "alert_explainer_event_loop_lag_max_seconds")
+    wait_buckets = histogram(exposition, WAIT_HISTOGRAM)
+    waited = {f"p{q}": histogram_quantile(wait_buckets, q / 100) for q in (50, 90, 99)} | {
+        "count": metric(exposition, f"{WAIT_HISTOGRAM}_count")
+    }
+    peak_waiters = max((w for _, w in waiters), default=0.0)
     calls = int(emulator_stats["requests"])
-    budget_max_calls = args.concurrency * int(storm_seconds / args.latency + 1)
     checks = {
         "all_answered_2xx": statuses.get(200, 0) == args.groups,
         "all_delivered_once": delivered == args.groups,
@@ -163,16 +252,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         "event_loop_lag": lag_max < LAG_MAX_S,
     }
     latencies = [a.seconds for a in answers]
+    explained_latencies = [a.seconds for a in answers if a.explained] or [0.0]
     rows: list[list[object]] = [
         ["notifications sent", args.groups, ""],
-        ["answers by status", dict(sorted(statuses.items())), verdict(checks["all_answered_2xx"])],
-        ["answer p50 / p99 / max s", _triple(latencies), ""],
+        [
+            "final answers by status",
+            dict(sorted(statuses.items())),
+            verdict(checks["all_answered_2xx"]),
+        ],
+        ["webhook tries (with Alertmanager-style retries)", sum(a.tries for a in answers), ""],
+        ["final answer p50 / p99 / max s", _triple(latencies), ""],
         ["deliveries at the sink", delivered, verdict(checks["all_delivered_once"])],
         [
             "explained + fallback",
             f"{explained} + {int(sum(fallbacks.values()))} {fallbacks}",
             verdict(checks["explained_plus_fallback"]),
         ],
+        ["fallback texts", dict(errors), ""],
+        ["explained: final answer p50 / p99 / max s", _triple(explained_latencies), ""],
+        [
+            "wait for a permit p50 / p90 / p99 (bucket bound s)",
+            f"{waited['p50']:g} / {waited['p90']:g} / {waited['p99']:g} of {waited['count']:.0f}",
+            "",
+        ],
+        ["most waiting at once (sampled every 0.5 s)", int(peak_waiters), ""],
         [
             "inference calls (emulator / metric)",
             f"{calls} / {calls_metric:.0f}; refused {limited}",
@@ -180,8 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
         [
             "most calls in flight at once",
-            f"{emulator_stats['max_in_flight']} (limit {args.concurrency}; "
-            f"at most ~{budget_max_calls} calls in {storm_seconds:.1f} s)",
+            f"{emulator_stats['max_in_flight']} (limit {args.concurrency})",
             "",
         ],
         [
@@ -196,19 +298,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{args.latency:g} s inference, concurrency limit {args.concurrency}"
     )
     print(table(["what", "measured", "target"], rows))
+    print(
+        "\nwait for a permit, cumulative: "
+        + ", ".join(f"≤{le:g} s {c:.0f}" for le, c in wait_buckets)
+    )
     path = write_results(
         bench,
         {
             "settings": vars(args) | {"service_src": str(args.service_src)},
-            "send_seconds": storm_seconds,
+            "storm_seconds": storm_seconds,
             "cores": cores,
             "answers_by_status": {str(k): v for k, v in statuses.items()},
+            "webhook_tries": sum(a.tries for a in answers),
             "answer_seconds": dict(zip(("p50", "p99", "max"), _triple(latencies), strict=True)),
+            "explained_answer_seconds": dict(
+                zip(("p50", "p99", "max"), _triple(explained_latencies), strict=True)
+            ),
             "explained": explained,
+            "fallback_texts": dict(errors),
             "deliveries_at_sink": delivered,
             "fallbacks_by_reason": fallbacks,
             "inference_limited_by_limit": limited,
             "inference_calls_metric": calls_metric,
+            "wait_seconds_buckets": wait_buckets,
+            "wait_seconds_quantiles": waited,
+            "waiters_sampled": waiters,
             "emulator_stats": emulator_stats,
             "vm_hwm_mib": hwm_kib / 1024,
             "vm_rss_before_mib": rss_before / 1024,

@@ -7,6 +7,7 @@ group_interval 10s (which is also the deadline of one flush's retries).
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import AlertmanagerFactory, ServiceFactory
+from tests.support import http
 from tests.support.alertmanager import AlertmanagerProcess, ReceiverSpec
 from tests.support.clanker import Behaviour, ClankerEmulator
 from tests.support.configs import explainer_config
@@ -214,3 +216,37 @@ def test_two_receivers_reach_two_routes_with_different_sinks(
     assert (platform_doc["route"], platform_doc["receiver"]) == ("platform", "platform-team")
     assert platform_doc["alertmanager"]["commonLabels"]["alertname"] == "DiskFull"
     assert clanker.call_count == 2
+
+
+def test_a_burst_of_groups_in_one_flush_is_explained_in_full_and_once_each(
+    service_factory: ServiceFactory,
+    alertmanager_factory: AlertmanagerFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+) -> None:
+    clanker.default = Behaviour.ok(delay=1.0)
+    # 20 groups on the default 8 permits take three rounds of 1 s: the last round is
+    # answered 503 first, and Alertmanager's retries collect it.
+    config = explainer_config(clanker.url, {"team": recorder.url}, server={"respond_within": 2})
+    service, am = start_pair(service_factory, alertmanager_factory, config)
+    names = [f"NodeFailing{i:02d}" for i in range(20)]
+
+    am.post_alerts(
+        [{"labels": {"alertname": n, "severity": "critical", "node": "node-7"}} for n in names]
+    )
+    recorder.wait_for(20, timeout=20)
+    settle(2)
+
+    delivered = documents(recorder)
+    assert sorted(d["alertmanager"]["commonLabels"]["alertname"] for d in delivered) == names
+    assert all(d["explained"] for d in delivered)
+    assert clanker.call_count == 20
+    answers = dict(
+        re.findall(r'webhook_responses_total\{code="(\d+)"\} (\S+)', service.metrics_text())
+    )
+    assert float(answers["503"]) > 0
+    assert float(answers["200"]) == 20  # every group acknowledged once its delivery was done
+    seen_by_alertmanager = http.request("GET", f"{am.base_url}/metrics").body.decode()
+    assert (
+        'alertmanager_notifications_failed_total{integration="webhook"} 0' in seen_by_alertmanager
+    )

@@ -57,3 +57,42 @@ def test_sigterm_with_twenty_notifications_in_flight_loses_none(
         assert payloads[i]["groupKey"] in delivered, f"notification {i} acknowledged but lost"
     assert len(recorder.delivered) == 20
     assert clanker.call_count == 20
+
+
+def test_sigterm_delivers_notifications_still_waiting_for_the_model_before_exit(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    sample_payload: dict[str, Any],
+) -> None:
+    clanker.default = Behaviour.ok(delay=2.5)
+    config = explainer_config(
+        clanker.url,
+        {"team": recorder.url},
+        server={"respond_within": 1, "shutdown_delay": 0, "shutdown_grace": 4},
+        inference={"timeout": 3, "limits": {"concurrency": 1}},
+    )
+    service = service_factory(config)
+    payloads = [distinct(sample_payload, i) for i in range(6)]
+    threads = [
+        threading.Thread(target=service.post_payload, args=(p,), kwargs={"timeout": 10})
+        for p in payloads
+    ]
+    for t in threads:
+        t.start()
+    clanker.wait_for_calls(1, timeout=5)
+    service.send_signal(signal.SIGTERM)
+    for t in threads:
+        t.join()
+    service.wait(timeout=10)
+
+    # One call was in flight; the five waiting could not have a call that ends within the
+    # grace (4 s - inference.timeout 3 s): they went out with the fallback instead of never.
+    documents = [r.json() for r in recorder.delivered]
+    assert sorted(d["groupKey"] for d in documents) == sorted(p["groupKey"] for p in payloads)
+    assert [d["explained"] for d in documents].count(True) == 1
+    unexplained = [d["error"] for d in documents if not d["explained"]]
+    assert unexplained == ["model busy (shutting down)"] * 5
+    assert clanker.call_count == 1
+    assert '"event": "stopped"' in service.output()
+    assert "shutdown_abandoned" not in service.output()

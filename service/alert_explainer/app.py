@@ -23,6 +23,7 @@ from starlette.routing import Route
 from alert_explainer import __version__
 from alert_explainer.alertmanager import parse_notification
 from alert_explainer.auth import Authenticator
+from alert_explainer.budget import Priorities
 from alert_explainer.config import Settings, StateSettings
 from alert_explainer.errors import PayloadError
 from alert_explainer.evidence import Gatherer
@@ -118,6 +119,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[r.name for r in settings.routes],
         sinks=[s.name for s in settings.sinks],
         models=models,
+        priorities=Priorities(settings.inference.limits.priority).names,
     )
 
     lifecycle = Lifecycle()

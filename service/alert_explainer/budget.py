@@ -1,9 +1,11 @@
 """Spend control for the paid inference API: concurrency, rate and budget, circuit breaker.
 
-Nothing here queues: when a limit is reached the caller is refused at once, so the
-notification goes out with the fallback text while Alertmanager is still waiting.
-Rate and budget counters live in the state store (Redis when configured), so they hold
-across replicas; concurrency and the breaker are per process.
+A call that finds every concurrency permit taken waits for one, the most urgent
+notification first (`Priorities`), for at most `inference.limits.max_wait`: a burst is
+explained a little later instead of not at all. A spent budget, the open breaker or a
+full wait list refuse at once, so the notification goes out with the fallback text,
+which says which limit it was. Rate and budget counters live in the state store (Redis
+when configured), so they hold across replicas; permits and the breaker are per process.
 """
 
 from __future__ import annotations
@@ -11,18 +13,57 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import NoReturn
 
-from alert_explainer.config import BreakerSettings, InferenceLimits
+from alert_explainer.alertmanager import Notification
+from alert_explainer.config import (
+    OTHER_PRIORITY,
+    BreakerSettings,
+    InferenceLimits,
+    PrioritySettings,
+)
 from alert_explainer.errors import InferenceError
 from alert_explainer.metrics import Metrics
+from alert_explainer.permits import PermitQueue, WaitersFull
 from alert_explainer.store import StateStore
 
-BUDGET_EXHAUSTED = "inference budget exhausted"
 # Failures that say the API is unwell; a 401/402 is a configuration problem, not an outage.
 BREAKER_CODES = frozenset(
     {"timeout", "connection_error", "server_error", "rate_limited", "invalid_response"}
 )
 _WINDOWS = (("per_minute", 60), ("per_hour", 3600), ("per_day", 86400))
+
+
+@dataclass(frozen=True, slots=True)
+class Priority:
+    """Where a waiting call stands: lower ranks are served first; `name` labels metrics."""
+
+    rank: int
+    name: str
+
+
+class Priorities:
+    """Ranks notifications by the configured label, in the configured order of its values."""
+
+    def __init__(self, settings: PrioritySettings) -> None:
+        self._label = settings.label
+        self._ranks = {value.casefold(): rank for rank, value in enumerate(settings.order)}
+        self.names = [*settings.order, OTHER_PRIORITY]
+
+    def of(self, notification: Notification) -> Priority:
+        """The most urgent value among the alerts still firing (all alerts, if none is)."""
+        alerts = notification.firing or notification.alerts
+        other = len(self._ranks)
+        rank = min(
+            (self._ranks.get(a.labels.get(self._label, "").casefold(), other) for a in alerts),
+            default=other,
+        )
+        return Priority(rank, self.names[rank])
+
+
+# For callers that rank nothing: first come, first served.
+UNRANKED = Priority(0, OTHER_PRIORITY)
 
 
 class CircuitBreaker:
@@ -75,7 +116,7 @@ class CircuitBreaker:
 
 
 class SpendGuard:
-    """Decides whether an inference call may be made now."""
+    """Decides whether, and when, an inference call may be made."""
 
     def __init__(
         self,
@@ -89,43 +130,94 @@ class SpendGuard:
         self._store = store
         self._metrics = metrics
         self._clock = clock
-        self._in_flight = 0
+        self._permits = PermitQueue(limits.concurrency, limits.max_waiters)
         self.breaker = CircuitBreaker(breaker)
 
     @contextlib.asynccontextmanager
-    async def permit(self) -> AsyncIterator[None]:
-        """Hold a permit for one call; raise InferenceError when a limit refuses it."""
-        if self._in_flight >= self._limits.concurrency:
-            self._refuse("concurrency")
-            raise InferenceError(BUDGET_EXHAUSTED, code="budget_exhausted", retryable=False)
+    async def permit(
+        self, priority: Priority = UNRANKED, *, wait: bool = True
+    ) -> AsyncIterator[None]:
+        """Hold a permit for one call; raise InferenceError when a limit refuses it.
+
+        With all permits taken, wait up to `max_wait` (not at all unless `wait`), behind
+        lower priority ranks and earlier arrivals. Limits that waiting cannot help are
+        asked first, so nobody waits only to be refused.
+        """
+        if self.breaker.open:
+            self._refuse_circuit()
+        await self._check_windows(count=False)
+        await self._wait_for_permit(priority, wait)
+        try:
+            await self._check_windows(count=True)
+            # Asked last: after the cool-down this hands out the single probe, which must run.
+            if not self.breaker.allow():
+                self._refuse_circuit()
+            try:
+                yield
+            except InferenceError as exc:
+                self.breaker.record(ok=exc.code not in BREAKER_CODES)
+                raise
+            else:
+                self.breaker.record(ok=True)
+            finally:
+                self._metrics.inference_circuit_open.set(1 if self.breaker.open else 0)
+        finally:
+            self._permits.release()
+
+    def end_waits_within(self, seconds: float) -> None:
+        """Shutdown: calls still waiting for a permit `seconds` from now give up then."""
+        self._permits.end_waits_within(seconds)
+
+    async def _wait_for_permit(self, priority: Priority, wait: bool) -> None:
+        waiters = self._metrics.inference_waiters.labels(priority.name)
+        started = time.monotonic()
+        waiters.inc()
+        try:
+            await self._permits.acquire(priority.rank, self._limits.max_wait if wait else 0.0)
+        except WaitersFull:
+            self._refuse(
+                "waiters",
+                f"model busy ({self._limits.max_waiters} notifications already waiting)",
+                "too_many_waiting",
+            )
+        except TimeoutError:
+            self._metrics.inference_wait.labels(priority.name).observe(time.monotonic() - started)
+            self._refuse("concurrency", self._busy_reason(wait), "model_busy")
+        else:
+            self._metrics.inference_wait.labels(priority.name).observe(time.monotonic() - started)
+        finally:
+            waiters.dec()
+
+    def _busy_reason(self, waited: bool) -> str:
+        if self._permits.closing:
+            return "model busy (shutting down)"
+        if waited and self._limits.max_wait > 0:
+            return f"model busy (waited {self._limits.max_wait:g} s)"
+        calls = self._limits.concurrency
+        return f"model busy ({calls} call{'' if calls == 1 else 's'} in flight)"
+
+    async def _check_windows(self, *, count: bool) -> None:
+        """Refuse when a per-minute/hour/day budget is spent; `count` this call against them."""
         for name, seconds in _WINDOWS:
             limit: int | None = getattr(self._limits, name)
             if limit is None:
                 continue
-            bucket = int(self._clock() // seconds)
-            if await self._store.incr(f"budget:{name}:{bucket}", ttl=seconds + 60) > limit:
-                self._refuse(name)
-                raise InferenceError(BUDGET_EXHAUSTED, code="budget_exhausted", retryable=False)
-        # Asked last: after the cool-down this hands out the single probe, which must then run.
-        if not self.breaker.allow():
-            self._refuse("circuit")
-            raise InferenceError(
-                f"inference paused after {self.breaker.failures} consecutive failures "
-                f"(retrying after {self.breaker.cooldown:g} s)",
-                code="circuit_open",
-                retryable=False,
-            )
-        self._in_flight += 1
-        try:
-            yield
-        except InferenceError as exc:
-            self.breaker.record(ok=exc.code not in BREAKER_CODES)
-            raise
-        else:
-            self.breaker.record(ok=True)
-        finally:
-            self._in_flight -= 1
-            self._metrics.inference_circuit_open.set(1 if self.breaker.open else 0)
+            key = f"budget:{name}:{int(self._clock() // seconds)}"
+            if count:
+                over = await self._store.incr(key, ttl=seconds + 60) > limit
+            else:
+                over = int(await self._store.get(key) or 0) >= limit
+            if over:
+                self._refuse(name, f"inference budget exhausted ({name})", "budget_exhausted")
 
-    def _refuse(self, limit: str) -> None:
+    def _refuse_circuit(self) -> NoReturn:
+        self._refuse(
+            "circuit",
+            f"inference paused after {self.breaker.failures} consecutive failures "
+            f"(retrying after {self.breaker.cooldown:g} s)",
+            "circuit_open",
+        )
+
+    def _refuse(self, limit: str, reason: str, code: str) -> NoReturn:
         self._metrics.inference_limited.labels(limit).inc()
+        raise InferenceError(reason, code=code, retryable=False)

@@ -23,7 +23,7 @@ from typing import Any
 import structlog
 
 from alert_explainer.alertmanager import Notification
-from alert_explainer.budget import SpendGuard
+from alert_explainer.budget import Priorities, SpendGuard
 from alert_explainer.config import RouteSettings, Settings
 from alert_explainer.errors import InferenceError, TemplateError
 from alert_explainer.evidence import Evidence, Gatherer
@@ -106,6 +106,7 @@ class Explainer:
         self._guard = SpendGuard(
             settings.inference.limits, settings.inference.breaker, state, metrics
         )
+        self._priorities = Priorities(settings.inference.limits.priority)
         self._redactor = Redactor.from_settings(
             settings.redaction, settings.server.limits.max_value_length
         )
@@ -169,6 +170,10 @@ class Explainer:
                 )
         return outcome
 
+    def end_waits_within(self, seconds: float) -> None:
+        """Shutdown: notifications still waiting for a call `seconds` from now get the fallback."""
+        self._guard.end_waits_within(seconds)
+
     async def _gather(self, notification: Notification) -> Evidence:
         """The evidence for a notification about to be explained (or to get a fallback)."""
         if self._evidence is None:
@@ -187,7 +192,10 @@ class Explainer:
             messages, shown = await self._prompt(templates, notification, route.name, evidence)
             if not self._inference.configured:
                 raise InferenceError("no API key configured", code="no_api_key", retryable=False)
-            async with self._guard.permit():
+            # A resolution is not worth a wait: it goes out at once, explained or not.
+            async with self._guard.permit(
+                self._priorities.of(notification), wait=notification.status == "firing"
+            ):
                 self._metrics.inference_calls.labels(route.name, model).inc()
                 explanation = await self._inference.explain(
                     messages, model=model, metadata=request_metadata(route, shown)

@@ -7,6 +7,7 @@ reasons from fixed lists below. Never an alertname, fingerprint, group key or UR
 from __future__ import annotations
 
 import platform
+from collections.abc import Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -26,9 +27,8 @@ from alert_explainer import __version__
 PREFIX = "alert_explainer"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-# Why an explanation was unavailable (the `reason` label of fallbacks_total).
-FALLBACK_REASONS = (
-    "no_api_key",
+# Why an HTTP call to the inference API gave no explanation (also its `outcome` label).
+INFERENCE_FAILURES = (
     "payment_required",
     "unauthorized",
     "forbidden",
@@ -39,12 +39,14 @@ FALLBACK_REASONS = (
     "timeout",
     "connection_error",
     "invalid_response",
-    "template_error",
-    "budget_exhausted",
-    "circuit_open",
 )
-INFERENCE_OUTCOMES = ("ok", *FALLBACK_REASONS[1:-3])
-LIMITS = ("concurrency", "per_minute", "per_hour", "per_day", "circuit")
+# Why the spend guard made no call (budget.py): a spent budget, the open breaker, a wait
+# for a permit that ran out, a wait list already full.
+GUARD_REFUSALS = ("budget_exhausted", "circuit_open", "model_busy", "too_many_waiting")
+# Why an explanation was unavailable (the `reason` label of fallbacks_total).
+FALLBACK_REASONS = ("no_api_key", *INFERENCE_FAILURES, "template_error", *GUARD_REFUSALS)
+INFERENCE_OUTCOMES = ("ok", *INFERENCE_FAILURES)
+LIMITS = ("concurrency", "waiters", "per_minute", "per_hour", "per_day", "circuit")
 DELIVERY_OUTCOMES = ("ok", "failed", "duplicate")
 PROCESSING_OUTCOMES = ("delivered", "failed", "duplicate")
 STATUSES = ("firing", "resolved")
@@ -53,12 +55,20 @@ EVIDENCE_OUTCOMES = ("ok", "empty", "error", "timeout", "too_large", "invalid", 
 # LLM calls take seconds, not milliseconds: the default buckets stop at 10 s.
 INFERENCE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
 DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Waiting for a permit: none at all in quiet times, up to inference.limits.max_wait in a burst.
+WAIT_BUCKETS = (0.01, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 45.0, 60.0, 120.0, 300.0)
 
 
 class Metrics:
     """The service's metrics; one instance per app so tests can run several apps."""
 
-    def __init__(self, routes: list[str], sinks: list[str], models: list[str]) -> None:
+    def __init__(
+        self,
+        routes: list[str],
+        sinks: list[str],
+        models: list[str],
+        priorities: Sequence[str] = (),
+    ) -> None:
         # `_created` series double the output and nobody queries them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
@@ -158,6 +168,21 @@ class Metrics:
             ["limit"],
             registry=r,
         )
+        self.inference_waiters = Gauge(
+            f"{PREFIX}_inference_waiters",
+            "Notifications waiting for an inference permit (all concurrency permits taken), "
+            "by the value of the priority label (inference.limits.priority; other: none listed).",
+            ["severity"],
+            registry=r,
+        )
+        self.inference_wait = Histogram(
+            f"{PREFIX}_inference_wait_seconds",
+            "Time a notification waited for an inference permit, whether it got one or the "
+            "wait ran out (inference.limits.max_wait), by priority label value.",
+            ["severity"],
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
         self.inference_circuit_open = Gauge(
             f"{PREFIX}_inference_circuit_open",
             "1 while the circuit breaker refuses inference calls after consecutive failures.",
@@ -243,10 +268,15 @@ class Metrics:
             "Bytes of evidence text added to prompts and messages.",
             registry=r,
         )
-        self._initialise(routes, sinks, models)
+        self._initialise(routes, sinks, models, priorities)
 
-    def _initialise(self, routes: list[str], sinks: list[str], models: list[str]) -> None:
+    def _initialise(
+        self, routes: list[str], sinks: list[str], models: list[str], priorities: Sequence[str]
+    ) -> None:
         """Create every known series at zero, so rate() and absent() work from the start."""
+        for priority in priorities:
+            self.inference_waiters.labels(priority)
+            self.inference_wait.labels(priority)
         for route in routes:  # explanations_reused and reexplanations: situation.py
             for status in STATUSES:
                 self.notifications_received.labels(route, status)

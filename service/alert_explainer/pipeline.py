@@ -89,11 +89,13 @@ class Pipeline:
         )
         # Identifies this process's leases (and queue consumer); other replicas see them held.
         self.owner = uuid.uuid4().hex
-        # A lease outlives the slowest possible processing (evidence, inference, then sinks
-        # in parallel), so a crashed holder's work is taken over soon after it could have ended.
+        # A lease outlives the slowest possible processing (evidence, the wait for a permit,
+        # inference, then sinks in parallel), so a crashed holder's work is taken over soon
+        # after it could have ended.
         slowest_sink = max((getattr(s, "timeout", 0.0) for s in settings.sinks), default=0.0)
         gathering = settings.evidence.timeout if settings.evidence is not None else 0.0
-        self._lease_ttl = gathering + settings.inference.timeout + slowest_sink + 10.0
+        longest_call = settings.inference.limits.max_wait + settings.inference.timeout
+        self._lease_ttl = gathering + longest_call + slowest_sink + 10.0
         self._in_progress: dict[str, asyncio.Task[DeliveryReport]] = {}
 
     @property
@@ -128,7 +130,12 @@ class Pipeline:
             task.exception()  # retrieved here, so a sender that hung up leaves no warning
 
     async def drain(self, timeout: float) -> int:
-        """Wait up to `timeout` for work in progress; return how many did not finish."""
+        """Wait up to `timeout` for work in progress; return how many did not finish.
+
+        Notifications waiting for an inference permit are work in progress too: they may
+        still get one while a call could end within `timeout`, then go out with the fallback.
+        """
+        self._explainer.end_waits_within(timeout - self._settings.inference.timeout)
         pending = list(self._in_progress.values())
         if pending:
             _, still_running = await asyncio.wait(pending, timeout=timeout)

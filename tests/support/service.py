@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -119,6 +120,31 @@ class ServiceProcess:
             timeout=timeout,
         )
         return PostResult(result.status, result.json(), result.headers)
+
+    def post_like_alertmanager(
+        self, payload: Mapping[str, Any], deadline: float = 10.0
+    ) -> list[PostResult]:
+        """POST as Alertmanager 0.25 does, retrying 5xx and errors until `deadline` s pass.
+
+        Its backoff (notify/util.go, cenkalti/backoff v4): first try at once, then about
+        0.5 s x 1.5^n, +-50 % jitter. Returns every answer; the last one is final.
+        """
+        answers: list[PostResult] = []
+        give_up = time.monotonic() + deadline
+        delay = 0.5
+        while True:
+            remaining = give_up - time.monotonic()
+            try:
+                answers.append(self.post_payload(payload, timeout=max(0.1, remaining)))
+            except OSError:
+                answers.append(PostResult(0, None, {}))  # a connection error: retried too
+            if answers[-1].status and answers[-1].status < 500:
+                return answers
+            pause = delay * random.uniform(0.5, 1.5)
+            if time.monotonic() + pause >= give_up:
+                return answers
+            time.sleep(pause)
+            delay *= 1.5
 
     def get(self, path: str, timeout: float = 10.0) -> http.HttpResult:
         return http.request("GET", f"{self.base_url}/{path.lstrip('/')}", timeout=timeout)

@@ -17,9 +17,11 @@ from alert_explainer.config.evidence import (
 from alert_explainer.config.inference import (
     API_KEY_ENV,
     DEFAULT_INFERENCE_URL,
+    OTHER_PRIORITY,
     BreakerSettings,
     InferenceLimits,
     InferenceSettings,
+    PrioritySettings,
 )
 from alert_explainer.config.loader import CONFIG_PATH_ENV, load_settings
 from alert_explainer.config.log import LogSettings
@@ -50,6 +52,7 @@ __all__ = [
     "API_KEY_ENV",
     "CONFIG_PATH_ENV",
     "DEFAULT_INFERENCE_URL",
+    "OTHER_PRIORITY",
     "AlertmanagerSinkSettings",
     "AuthSettings",
     "BasicAuthCredentials",
@@ -71,6 +74,7 @@ __all__ = [
     "NtfySinkSettings",
     "OpsgenieSinkSettings",
     "PagerDutySinkSettings",
+    "PrioritySettings",
     "QueryApiSettings",
     "Recipe",
     "RecipeSettings",

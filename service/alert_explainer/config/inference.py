@@ -14,12 +14,41 @@ DEFAULT_INFERENCE_URL = (
     "https://clanker-auth-gw-zc0ce3o.uk.gateway.dev/v1/inference/chat/completions"
 )
 API_KEY_ENV = "CLANKER_CLOUD_API_KEY"
+# The priority (and metric label) of notifications whose value is missing or not listed.
+OTHER_PRIORITY = "other"
+
+
+class PrioritySettings(Model):
+    """Who gets the next free call: the label, and its values from most to least urgent."""
+
+    label: str = Field(default="severity", min_length=1)
+    # Matched without regard to case; any other value (or none) comes after all of these.
+    order: list[str] = Field(default_factory=lambda: ["critical", "warning", "info"])
+
+    @field_validator("order")
+    @classmethod
+    def _distinct_values(cls, value: list[str]) -> list[str]:
+        folded = [v.strip().casefold() for v in value]
+        if any(not v for v in folded):
+            raise ValueError("values must not be empty")
+        if len(set(folded)) != len(folded):
+            raise ValueError("each value may appear only once (case is ignored)")
+        if OTHER_PRIORITY in folded:
+            raise ValueError(f"{OTHER_PRIORITY!r} is reserved for values not listed")
+        return [v.strip() for v in value]
 
 
 class InferenceLimits(Model):
-    """Spend controls. Beyond any of them a notification is delivered at once with the fallback."""
+    """Spend controls (docs/configuration.md#limits).
+
+    A call finding all `concurrency` permits taken waits for one, by priority, up to
+    `max_wait`; a full wait list, a spent budget or the open breaker refuse at once.
+    """
 
     concurrency: int = Field(default=8, ge=1)  # calls in flight at once
+    max_wait: DurationOrZero = 60.0  # 0: never wait, refuse at once as before
+    max_waiters: int = Field(default=1000, ge=0)  # beyond it the fallback at once
+    priority: PrioritySettings = Field(default_factory=PrioritySettings)
     per_minute: int | None = Field(default=None, ge=1)
     per_hour: int | None = Field(default=None, ge=1)
     per_day: int | None = Field(default=None, ge=1)
