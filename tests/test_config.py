@@ -147,3 +147,58 @@ def test_a_negative_window_or_a_shrinking_factor_is_an_error(tmp_path: Path) -> 
     text = "\n".join(caught.value.problems)
     assert "inference.reexplain_after: Input should be greater than or equal to 0" in text
     assert "inference.reexplain_growth: Input should be greater than or equal to 1" in text
+
+
+def test_the_operators_page_is_on_with_500_notifications_for_a_day() -> None:
+    ui = load_settings(None, environ={}).ui
+    assert (ui.enabled, ui.history, ui.max_age, ui.auth) == (True, 500, 86400.0, None)
+
+
+def test_the_operators_page_takes_the_webhooks_auth_schema(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("t0ken\n")
+    path = write(
+        tmp_path,
+        f"""
+ui:
+  history: 50
+  max_age: 2h
+  auth:
+    bearer_token_files: [{tmp_path / "token"}]
+    basic_auth: [{{username: ops, password: pw}}]
+server:
+  root_path: /alert-explainer/
+""",
+    )
+    settings = load_settings(path, environ={})
+    assert settings.ui.auth is not None
+    assert settings.ui.auth.basic_auth[0].username == "ops"
+    assert settings.server.root_path == "/alert-explainer"  # the trailing slash is dropped
+
+
+def test_bad_ui_settings_are_each_named(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+ui:
+  history: 0
+  auth:
+    basic_auth: [{username: ops}]
+server:
+  root_path: alert explainer
+""",
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, environ={})
+    text = str(raised.value)
+    assert "ui.history" in text
+    assert "ui.auth.basic_auth[0]" in text
+    assert "server.root_path: expected a path prefix" in text
+
+
+def test_a_missing_ui_credential_file_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "ui:\n  auth:\n    bearer_token_files: [/nonexistent/ui-token]\n")
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, environ={})
+    assert "ui.auth.bearer_token_files[0]: no readable file at /nonexistent/ui-token" in str(
+        raised.value
+    )

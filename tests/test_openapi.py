@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from alert_explainer.config import LimitSettings
+from alert_explainer.config import LimitSettings, UiSettings
 from alert_explainer.openapi import openapi_document
 from tests.conftest import ServiceFactory
 from tests.support.clanker import ClankerEmulator
@@ -42,7 +42,19 @@ def test_the_document_describes_every_route_the_service_serves() -> None:
         "/readyz",
         "/metrics",
         "/openapi.json",
+        "/api/v1/notifications",
+        "/api/v1/notifications/{id}",
+        "/ui",
+        "/ui/notifications/{id}",
+        "/ui/preview",
+        "/ui/static/{name}",
     }
+
+
+def test_the_document_leaves_out_the_operators_page_when_it_is_disabled() -> None:
+    paths = openapi_document(ui=UiSettings(enabled=False))["paths"]
+
+    assert not [p for p in paths if p.startswith(("/ui", "/api/"))]
 
 
 def test_the_webhook_body_schema_requires_what_the_parser_requires() -> None:

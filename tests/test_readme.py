@@ -103,3 +103,25 @@ def test_the_readme_shell_commands_name_scripts_that_exist() -> None:
         words = shlex.split(line.split("#")[0])
         script = next(w for w in words if w.startswith("scripts/"))
         assert (ROOT / script).is_file(), script
+
+
+UI_DOC = ROOT / "docs" / "ui.md"
+
+
+@pytest.mark.parametrize(
+    "block",
+    [b for b in service_configs(UI_DOC) if not b.startswith("# values.yaml")],
+    ids=lambda b: b.split("\n")[0],
+)
+def test_the_operators_page_examples_are_valid(block: str, tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(block)
+    load_settings(path, environ={**ENV, "UI_READ_TOKEN": "r"})
+
+
+def test_every_relative_link_and_image_in_the_docs_exists() -> None:
+    for page in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if ":" in target:  # a URL with a scheme, not a file of the repository
+                continue
+            assert (page.parent / target).exists(), f"{page.name}: {target} does not exist"

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+import anyio
 import pytest
 
 from alert_explainer.store import FallbackStore, MemoryStore, RedisStore
@@ -129,4 +130,75 @@ async def test_the_fallback_store_returns_to_redis_when_it_answers_again(
     assert await store.claim("lease", "b", 60)
     assert await store.incr("n", 60) == 1
     assert await store.incr("n", 60) == 2
+    await store.aclose()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def list_store(request: pytest.FixtureRequest) -> Any:
+    """Each backend of the StateStore protocol in turn (Redis: a real server)."""
+    if request.param == "memory":
+        store: MemoryStore | RedisStore = MemoryStore()
+    else:
+        redis_server = request.getfixturevalue("redis_server")
+        store = RedisStore(redis_server.url, "lists:")
+    yield store
+    await store.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_bounded_list_keeps_the_newest_items_newest_first(list_store: Any) -> None:
+    for i in range(5):
+        await list_store.push("history", f"id{i}", f"value {i}", max_items=3, ttl=60)
+
+    assert await list_store.items("history", 10) == ["value 4", "value 3", "value 2"]
+    assert await list_store.items("history", 2) == ["value 4", "value 3"]
+    assert await list_store.item("history", "id3") == "value 3"
+    assert await list_store.item("history", "id0") is None  # pushed out by newer items
+
+
+@pytest.mark.anyio
+async def test_rewriting_a_list_item_replaces_its_value_in_place(list_store: Any) -> None:
+    for name in ("a", "b", "c"):
+        await list_store.push("history", name, f"{name} started", max_items=10, ttl=60)
+    await list_store.push("history", "a", "a finished", max_items=10, ttl=60)
+
+    assert await list_store.items("history", 10) == ["c started", "b started", "a finished"]
+    assert await list_store.item("history", "a") == "a finished"
+
+
+@pytest.mark.anyio
+async def test_list_items_expire_after_their_ttl(list_store: Any) -> None:
+    await list_store.push("history", "old", "old value", max_items=10, ttl=0.2)
+    await list_store.push("history", "new", "new value", max_items=10, ttl=60)
+    await anyio.sleep(0.3)
+
+    assert await list_store.items("history", 10) == ["new value"]
+    assert await list_store.item("history", "old") is None
+    assert await list_store.items("absent", 10) == []
+    assert await list_store.item("absent", "x") is None
+
+
+@pytest.mark.anyio
+async def test_list_values_keep_spaces_and_unicode(list_store: Any) -> None:
+    value = '{"group": "a b  c", "text": "ünïcode ✓ 123 456"}'
+    await list_store.push("history", "x", value, max_items=10, ttl=60)
+
+    assert await list_store.items("history", 1) == [value]
+    assert await list_store.item("history", "x") == value
+
+
+@pytest.mark.anyio
+async def test_the_fallback_store_keeps_lists_in_memory_while_redis_is_down(
+    redis_server: RedisProcess,
+) -> None:
+    store = FallbackStore(RedisStore(redis_server.url, "t:", timeout=0.5), MemoryStore())
+    await store.push("history", "a", "on redis", max_items=10, ttl=60)
+    assert await store.items("history", 10) == ["on redis"]
+    redis_server.stop()
+
+    await store.push("history", "b", "in memory", max_items=10, ttl=60)
+
+    assert store.degraded
+    assert await store.items("history", 10) == ["in memory"]
+    assert await store.item("history", "b") == "in memory"
     await store.aclose()

@@ -4,6 +4,7 @@ POST /webhook, /webhook/{route}   Alertmanager's webhook_configs
 GET  /healthz                     kubelet liveness: the process answers
 GET  /readyz                      kubelet readiness: config loaded, able to serve
 GET  /metrics                     Prometheus scrape
+GET  /ui..., /api/v1/...          the operator's page and its JSON API (ui/web.py)
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from typing import Any, TypedDict
 import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alert_explainer import __version__
-from alert_explainer.alertmanager import parse_notification
+from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.auth import Authenticator
 from alert_explainer.budget import Priorities
-from alert_explainer.config import Settings, StateSettings
+from alert_explainer.config import RouteSettings, Settings, StateSettings
 from alert_explainer.errors import PayloadError
 from alert_explainer.evidence import Gatherer
 from alert_explainer.inference import InferenceClient
@@ -38,6 +41,10 @@ from alert_explainer.routing import Router
 from alert_explainer.sinks import build_sinks
 from alert_explainer.store import FallbackStore, MemoryStore, RedisStore, StateStore
 from alert_explainer.transport import HttpClient
+from alert_explainer.ui import web
+from alert_explainer.ui.guard import Guard
+from alert_explainer.ui.history import History
+from alert_explainer.ui.preview import Previewer
 from alert_explainer.worker import Worker
 
 logger = structlog.get_logger("alert_explainer.app")
@@ -49,12 +56,31 @@ class State(TypedDict):
     pipeline: Pipeline
     queue: DurableQueue | None  # only with delivery.mode: async
     worker: Worker | None
+    history: History  # what the operator's page shows
+    previewer: Previewer
 
 
 class Lifecycle:
     """Readiness: true between start-up and the beginning of shutdown (SIGTERM)."""
 
     ready: bool = False
+
+
+class PathPrefix:
+    """Serves the application under `server.root_path` as well as without it.
+
+    An Ingress forwarding `/alert-explainer/ui` and `kubectl port-forward` sending `/ui`
+    reach the same route: Starlette matches paths with the prefix removed when they have it.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self._app = app
+        self._prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._prefix and scope["type"] == "http":
+            scope = {**scope, "root_path": scope.get("root_path", "") + self._prefix}
+        await self._app(scope, receive, send)
 
 
 def error(status_code: int, message: str, **extra: Any) -> JSONResponse:
@@ -80,6 +106,23 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadError(413, f"request body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def warn_if_open(settings: Settings, webhook_auth: Authenticator, ui_auth: Authenticator) -> None:
+    """Say at start-up what anyone who can reach the service may do without credentials."""
+    if not webhook_auth.enabled:
+        logger.warning(
+            "webhook_unauthenticated",
+            message="no auth configured: anyone who can reach the service can post "
+            "notifications to /webhook. Set auth.bearer_tokens or auth.basic_auth.",
+        )
+    if settings.ui.enabled and not ui_auth.enabled:
+        logger.warning(
+            "ui_unauthenticated",
+            message="the operator's page (/ui, /api/v1/notifications) is open to anyone who "
+            "can reach the service and shows alert text, prompts and answers. Set ui.auth "
+            "(or auth), or ui.enabled: false.",
+        )
 
 
 def build_store(settings: StateSettings, metrics: Metrics) -> StateStore:
@@ -129,6 +172,7 @@ def create_app(settings: Settings) -> Starlette:
         r.name: Authenticator.from_settings(r.auth) if r.auth else global_auth
         for r in settings.routes
     }
+    ui_auth = Authenticator.from_settings(settings.ui.auth) if settings.ui.auth else global_auth
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -152,15 +196,21 @@ def create_app(settings: Settings) -> Starlette:
                 "'explanation unavailable: no API key configured'. Set CLANKER_CLOUD_API_KEY "
                 "or inference.api_key.",
             )
+        warn_if_open(settings, global_auth, ui_auth)
         state = build_store(settings.state, metrics)
+        history = History(settings, state)
+        history_writer = asyncio.create_task(history.run())
+        sinks = build_sinks(settings.sinks, http, state)
         pipeline = Pipeline(
             settings,
             inference=inference,
-            sinks=build_sinks(settings.sinks, http, state),
+            sinks=sinks,
             metrics=metrics,
             state=state,
             evidence=build_gatherer(settings, http, metrics),
+            history=history,
         )
+        previewer = Previewer(settings, router, sinks, history.display)
         queue: DurableQueue | None = None
         worker: Worker | None = None
         background = [asyncio.create_task(watch_loop_lag(metrics))]
@@ -181,7 +231,13 @@ def create_app(settings: Settings) -> Starlette:
             sinks=[s.name for s in settings.sinks],
         )
         try:
-            yield {"pipeline": pipeline, "queue": queue, "worker": worker}
+            yield {
+                "pipeline": pipeline,
+                "queue": queue,
+                "worker": worker,
+                "history": history,
+                "previewer": previewer,
+            }
         finally:
             lifecycle.ready = False
             for task in background:
@@ -189,6 +245,8 @@ def create_app(settings: Settings) -> Starlette:
             unfinished = await pipeline.drain(settings.server.shutdown_grace)
             if unfinished:
                 logger.error("shutdown_abandoned", notifications=unfinished)
+            await history.flush(timeout=2.0)
+            history_writer.cancel()
             await http.aclose()
             await state.aclose()
             if queue is not None:
@@ -242,7 +300,7 @@ def create_app(settings: Settings) -> Starlette:
         for alert in notification.alerts:
             metrics.alerts_received.labels(route.name, alert.status).inc()
         if request.state.queue is not None:
-            return await enqueue(request, route.name, body)
+            return await enqueue(request, route, notification, body)
         task = pipeline.submit(compiled, notification)
         try:
             report = await asyncio.wait_for(asyncio.shield(task), settings.server.respond_within)
@@ -264,14 +322,18 @@ def create_app(settings: Settings) -> Starlette:
             )
         return JSONResponse(report.as_dict())
 
-    async def enqueue(request: Request, route: str, body: bytes) -> Response:
+    async def enqueue(
+        request: Request, route: RouteSettings, notification: Notification, body: bytes
+    ) -> Response:
         """Async mode: 202 once the notification is durably queued; 503 if it cannot be."""
         try:
-            await request.state.queue.put(route, body)
+            await request.state.queue.put(route.name, body)
         except QueueError as exc:
             return error(503, str(exc), status="not_queued")
         request.state.worker.notify()
-        return JSONResponse({"status": "queued", "route": route}, status_code=202)
+        identity = notification.identity(route.name)
+        request.state.history.begin(route.name, route.sinks, notification, identity, "queued")
+        return JSONResponse({"status": "queued", "route": route.name}, status_code=202)
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -285,7 +347,7 @@ def create_app(settings: Settings) -> Starlette:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     async def openapi_endpoint(request: Request) -> Response:
-        return JSONResponse(openapi_document(settings.server.limits))
+        return JSONResponse(openapi_document(settings.server.limits, settings.ui))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -298,17 +360,21 @@ def create_app(settings: Settings) -> Starlette:
         logger.exception("request_crashed", path=request.url.path)
         return error(500, "internal error")
 
+    routes: list[BaseRoute] = [
+        Route("/webhook", webhook, methods=["POST"]),  # Alertmanager
+        Route("/webhook/{route}", webhook, methods=["POST"]),  # Alertmanager, per route
+        Route("/healthz", healthz, methods=["GET"]),  # kubelet liveness
+        Route("/readyz", readyz, methods=["GET"]),  # kubelet readiness
+        Route("/metrics", metrics_endpoint, methods=["GET"]),  # Prometheus
+        Route("/openapi.json", openapi_endpoint, methods=["GET"]),  # API description
+    ]
+    if settings.ui.enabled:
+        routes += web.routes(settings, Guard(ui_auth))  # people: the page and its API
     app = Starlette(
-        routes=[
-            Route("/webhook", webhook, methods=["POST"]),  # Alertmanager
-            Route("/webhook/{route}", webhook, methods=["POST"]),  # Alertmanager, per route
-            Route("/healthz", healthz, methods=["GET"]),  # kubelet liveness
-            Route("/readyz", readyz, methods=["GET"]),  # kubelet readiness
-            Route("/metrics", metrics_endpoint, methods=["GET"]),  # Prometheus
-            Route("/openapi.json", openapi_endpoint, methods=["GET"]),  # API description
-        ],
+        routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error, Exception: server_error},
+        middleware=[Middleware(PathPrefix, prefix=settings.server.root_path)],
     )
     app.state.lifecycle = lifecycle
     return app

@@ -21,8 +21,7 @@ from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.app import Lifecycle, create_app
 from alert_explainer.config import CONFIG_PATH_ENV, RouteSettings, Settings, load_settings
 from alert_explainer.errors import ConfigError, PayloadError, TemplateError
-from alert_explainer.explainer import build_prompt, request_metadata
-from alert_explainer.inference import request_body
+from alert_explainer.explainer import inference_request
 from alert_explainer.log import configure_logging
 from alert_explainer.prompts import PromptTemplates, specimen, specimen_evidence
 from alert_explainer.redact import Redactor
@@ -183,25 +182,13 @@ def render(
     redactor = Redactor.from_settings(settings.redaction, settings.server.limits.max_value_length)
     try:
         notification = parse_notification(payload.read_bytes(), settings.server.limits.payload)
-        messages, shown, _ = build_prompt(
-            redactor,
-            templates[route.name],
-            notification,
-            route.name,
-            settings.inference.prompt_budget_bytes,
-        )
+        body, _ = inference_request(settings, redactor, templates[route.name], route, notification)
     except OSError as exc:
         print(f"alert-explainer: cannot read {payload}: {exc.strerror}", file=sys.stderr)
         return 1
     except (PayloadError, TemplateError) as exc:
         print(f"alert-explainer: {payload}: {exc}", file=sys.stderr)
         return 1
-    body = request_body(
-        settings.inference,
-        messages,
-        model=route.model or settings.inference.model,
-        metadata=request_metadata(route, shown),
-    )
     if pretty:
         print(json.dumps(body, indent=2, ensure_ascii=False))
     else:

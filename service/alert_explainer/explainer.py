@@ -27,7 +27,7 @@ from alert_explainer.budget import Priorities, SpendGuard
 from alert_explainer.config import RouteSettings, Settings
 from alert_explainer.errors import InferenceError, TemplateError
 from alert_explainer.evidence import Evidence, Gatherer
-from alert_explainer.inference import Explanation, InferenceClient
+from alert_explainer.inference import Explanation, InferenceClient, request_body
 from alert_explainer.metrics import Metrics
 from alert_explainer.prompts import ChatMessage, PromptTemplates
 from alert_explainer.redact import Redactor
@@ -57,6 +57,13 @@ class Outcome:
     explained_at: float | None = None  # Unix time the explanation was made
     since: Since | None = None  # what changed, when made for another state of the group
     evidence: Evidence = field(default_factory=Evidence)
+    # For the operator's page, never cached (a reused outcome sent nothing): the messages
+    # after redaction, the replacements by rule, whether they left for the inference API,
+    # and the model's answer as received, before sanitising.
+    prompt: tuple[ChatMessage, ...] = ()
+    redactions: tuple[tuple[str, int], ...] = ()
+    sent: bool = False
+    answer: str | None = None
 
     def dumps(self) -> str:
         """JSON for the state store."""
@@ -188,8 +195,12 @@ class Explainer:
         templates: PromptTemplates,
         evidence: Evidence,
     ) -> Outcome:
+        shown_prompt: dict[str, Any] = {}
         try:
-            messages, shown = await self._prompt(templates, notification, route.name, evidence)
+            messages, shown, counts = await self._prompt(
+                templates, notification, route.name, evidence
+            )
+            shown_prompt = {"prompt": tuple(messages), "redactions": tuple(counts.items())}
             if not self._inference.configured:
                 raise InferenceError("no API key configured", code="no_api_key", retryable=False)
             # A resolution is not worth a wait: it goes out at once, explained or not.
@@ -197,6 +208,7 @@ class Explainer:
                 self._priorities.of(notification), wait=notification.status == "firing"
             ):
                 self._metrics.inference_calls.labels(route.name, model).inc()
+                shown_prompt["sent"] = True
                 explanation = await self._inference.explain(
                     messages, model=model, metadata=request_metadata(route, shown)
                 )
@@ -210,10 +222,15 @@ class Explainer:
                 logger.warning(
                     "inference_failed", route=route.name, reason=exc.reason, code=exc.code
                 )
-            return Outcome(error=exc.reason, code=exc.code, model=model)
+            return Outcome(error=exc.reason, code=exc.code, model=model, **shown_prompt)
         self._count_spend(route.name, model, messages, explanation)
         # The model's answer is untrusted too: no mass mentions or active markup go onward.
-        return Outcome(text=sanitize_explanation(explanation.text), model=explanation.model)
+        return Outcome(
+            text=sanitize_explanation(explanation.text),
+            model=explanation.model,
+            answer=explanation.text,
+            **shown_prompt,
+        )
 
     async def _prompt(
         self,
@@ -221,7 +238,7 @@ class Explainer:
         notification: Notification,
         route: str,
         evidence: Evidence,
-    ) -> tuple[list[ChatMessage], Notification]:
+    ) -> tuple[list[ChatMessage], Notification, Counter[str]]:
         budget = self._settings.inference.prompt_budget_bytes
         args = (self._redactor, templates, notification, route, budget, evidence)
         if len(notification.alerts) <= _RENDER_INLINE_MAX_ALERTS:
@@ -231,7 +248,7 @@ class Explainer:
             messages, shown, counts = await asyncio.to_thread(build_prompt, *args)
         for rule, count in counts.items():
             self._metrics.redactions.labels(rule).inc(count)
-        return messages, shown
+        return messages, shown, counts
 
     def _count_spend(
         self, route: str, model: str, messages: list[ChatMessage], explanation: Explanation
@@ -265,6 +282,29 @@ def build_prompt(
     shown, counts = redactor.prepare(notification)
     messages = templates.render(shown, route=route, budget=budget, evidence=evidence)
     return messages, shown, counts
+
+
+def inference_request(
+    settings: Settings,
+    redactor: Redactor,
+    templates: PromptTemplates,
+    route: RouteSettings,
+    notification: Notification,
+) -> tuple[dict[str, Any], Counter[str]]:
+    """The exact body that would be sent for `notification` on `route`, and its redactions.
+
+    Calls nothing: what `render` prints and the operator's page previews.
+    """
+    messages, shown, counts = build_prompt(
+        redactor, templates, notification, route.name, settings.inference.prompt_budget_bytes
+    )
+    body = request_body(
+        settings.inference,
+        messages,
+        model=route.model or settings.inference.model,
+        metadata=request_metadata(route, shown),
+    )
+    return body, counts
 
 
 def request_metadata(route: RouteSettings, notification: Notification) -> dict[str, Any]:

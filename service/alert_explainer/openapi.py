@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from alert_explainer import __version__
-from alert_explainer.config import LimitSettings
+from alert_explainer.config import LimitSettings, UiSettings
+from alert_explainer.ui import schema as ui_schema
 
 JSON = "application/json"
 
@@ -191,9 +192,15 @@ def _get(operation_id: str, summary: str, responses: dict[str, Any]) -> dict[str
     }
 
 
-def openapi_document(limits: LimitSettings | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.1 description of every route, with `limits` (defaults when None)."""
+def openapi_document(
+    limits: LimitSettings | None = None, ui: UiSettings | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 description of every route, with `limits` and `ui` (defaults when None).
+
+    The operator's page and its JSON API are described when `ui.enabled`.
+    """
     limits = limits or LimitSettings()
+    ui = ui or UiSettings()
     status_ok = {
         "type": "object",
         "required": ["status"],
@@ -237,14 +244,16 @@ def openapi_document(limits: LimitSettings | None = None) -> dict[str, Any]:
                 "This document",
                 {"200": _json({"type": "object"}, "OpenAPI 3.1 document")},
             ),
+            **(ui_schema.paths(ui.history) if ui.enabled else {}),
         },
         "components": {
-            "schemas": _schemas(limits),
+            "schemas": {**_schemas(limits), **(ui_schema.schemas() if ui.enabled else {})},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "Alertmanager http_config.authorization (type Bearer)",
+                    "description": "Alertmanager http_config.authorization (type Bearer); "
+                    "for the operator's page, ui.auth (else auth)",
                 },
                 "basic": {
                     "type": "http",

@@ -30,6 +30,8 @@ from alert_explainer.prompts import timestamp
 from alert_explainer.routing import CompiledRoute
 from alert_explainer.sinks import Message, Sink
 from alert_explainer.store import StateStore
+from alert_explainer.ui.history import History
+from alert_explainer.ui.record import Record
 
 logger = structlog.get_logger("alert_explainer.pipeline")
 
@@ -79,9 +81,11 @@ class Pipeline:
         metrics: Metrics,
         state: StateStore,
         evidence: Gatherer | None = None,
+        history: History,
     ) -> None:
         self._settings = settings
         self._sinks = sinks
+        self._history = history
         self._metrics = metrics
         self._state = state
         self._explainer = Explainer(
@@ -97,6 +101,7 @@ class Pipeline:
         longest_call = settings.inference.limits.max_wait + settings.inference.timeout
         self._lease_ttl = gathering + longest_call + slowest_sink + 10.0
         self._in_progress: dict[str, asyncio.Task[DeliveryReport]] = {}
+        self._records: dict[str, Record] = {}  # what the operator's page shows, per task
 
     @property
     def lease_ttl(self) -> float:
@@ -117,14 +122,22 @@ class Pipeline:
         task = self._in_progress.get(identity)
         if task is None:
             explain = compiled.worth_explaining(notification)
+            self._records[identity] = self._history.begin(
+                route.name, route.sinks, notification, identity
+            )
             task = asyncio.create_task(self._process(route, notification, identity, explain))
             self._in_progress[identity] = task
             self._metrics.notifications_in_progress.inc()
             task.add_done_callback(lambda t: self._finished(identity, t))
+        else:
+            self._records[identity].joined(time.time())
         return task
 
     def _finished(self, identity: str, task: asyncio.Task[DeliveryReport]) -> None:
         self._in_progress.pop(identity, None)
+        record = self._records.pop(identity)
+        if record.outcome == "in_progress":  # crashed or cancelled before it could say
+            record.finish("failed")
         self._metrics.notifications_in_progress.dec()
         if not task.cancelled():
             task.exception()  # retrieved here, so a sender that hung up leaves no warning
@@ -168,10 +181,13 @@ class Pipeline:
             alerts=len(notification.alerts),
         )
         group = notification.group_identity(route.name)
+        record = self._records[identity]
         pending = [s for s in route.sinks if not await self._already_delivered(group, identity, s)]
         for sink in set(route.sinks) - set(pending):
             self._metrics.deliveries.labels(sink, "duplicate").inc()
+            record.delivered(sink, "duplicate")
         if not pending:
+            record.finish("duplicate", time.perf_counter() - started)
             self._metrics.notifications_processed.labels(route.name, "duplicate").inc()
             log.info(
                 "notification", outcome="duplicate", sinks=dict.fromkeys(route.sinks, "duplicate")
@@ -182,6 +198,7 @@ class Pipeline:
 
         outcome = await self._explainer.explain(route, notification) if explain else Outcome()
         explained_at = time.perf_counter()
+        record.explained(outcome, explained_at - started)
         made = outcome.explained_at
         message = Message(
             route.name,
@@ -212,6 +229,7 @@ class Pipeline:
         self._metrics.notifications_processed.labels(
             route.name, "failed" if failures else "delivered"
         ).inc()
+        record.finish("failed" if failures else "delivered", time.perf_counter() - started)
         if failures:
             raise DeliveryFailed(failures)
         return DeliveryReport(
@@ -231,9 +249,12 @@ class Pipeline:
     async def _deliver(self, sink_name: str, message: Message, group: str, identity: str) -> str:
         """Send to one sink; "delivered", or the reason it failed (never raises)."""
         sink = self._sinks[sink_name]
+        record = self._records[identity]
         started = time.perf_counter()
         try:
-            await sink.send(message)
+            rendered = sink.render(message)
+            record.rendered(sink_name, rendered)
+            await sink.send(message, rendered)
         except SinkError as exc:
             logger.warning(
                 "delivery_failed", sink=sink_name, error=str(exc), retryable=exc.retryable
@@ -247,7 +268,9 @@ class Pipeline:
                 f"delivered:{sink_name}:{group}", identity, self._settings.delivery.dedup_window
             )
             result = "delivered"
-        self._metrics.delivery_duration.labels(sink_name).observe(time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        record.delivered(sink_name, result, seconds)
+        self._metrics.delivery_duration.labels(sink_name).observe(seconds)
         self._metrics.deliveries.labels(
             sink_name, "ok" if result == "delivered" else "failed"
         ).inc()

@@ -1,4 +1,5 @@
-"""Short-lived shared state: cached explanations, "already delivered" records, leases, counters.
+"""Short-lived shared state: cached explanations, "already delivered" records, leases, counters,
+and bounded lists (the operator's page keeps its notification history in two of them).
 
 The pipeline talks to the `StateStore` protocol only. `MemoryStore` serves one process;
 `RedisStore` lets several replicas share the state, so they never pay twice for one group
@@ -46,6 +47,23 @@ class StateStore(Protocol):
         """Add one to a counter that expires `ttl` seconds after its first increment."""
         ...
 
+    async def push(self, key: str, item: str, value: str, *, max_items: int, ttl: float) -> None:
+        """Store `value` as `item` of the bounded list `key`, newest first.
+
+        A new item goes to the front; writing an existing item replaces its value and keeps
+        its place. Each item expires `ttl` seconds after its last write, and beyond
+        `max_items` the oldest items go.
+        """
+        ...
+
+    async def items(self, key: str, limit: int) -> list[str]:
+        """The values of the newest `limit` items of the list `key`, newest first."""
+        ...
+
+    async def item(self, key: str, item: str) -> str | None:
+        """The value of one item of the list `key`, or None when absent or expired."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections."""
         ...
@@ -64,6 +82,8 @@ class MemoryStore:
         self._entries: OrderedDict[str, tuple[float, str]] = OrderedDict()
         self._max_entries = max_entries
         self._clock = clock
+        # Bounded lists: item -> (expiry, value), oldest first.
+        self._lists: dict[str, OrderedDict[str, tuple[float, str]]] = {}
 
     async def get(self, key: str) -> str | None:
         entry = self._entries.get(key)
@@ -109,11 +129,37 @@ class MemoryStore:
                 break
             del self._entries[oldest_key]
 
+    async def push(self, key: str, item: str, value: str, *, max_items: int, ttl: float) -> None:
+        entries = self._lists.setdefault(key, OrderedDict())
+        entries[item] = (self._clock() + ttl, value)  # an existing item keeps its place
+        now = self._clock()
+        while entries:
+            oldest, (expires, _) = next(iter(entries.items()))
+            if expires > now and len(entries) <= max_items:
+                break
+            del entries[oldest]
+
+    async def items(self, key: str, limit: int) -> list[str]:
+        now = self._clock()
+        values: list[str] = []
+        for expires, value in reversed(self._lists.get(key, {}).values()):
+            if len(values) >= limit:
+                break
+            if expires > now:
+                values.append(value)
+        return values
+
+    async def item(self, key: str, item: str) -> str | None:
+        entries = self._lists.get(key)
+        entry = entries.get(item) if entries is not None else None
+        return entry[1] if entry is not None and entry[0] > self._clock() else None
+
     def __len__(self) -> int:
         return len(self._entries)
 
     async def aclose(self) -> None:
         self._entries.clear()
+        self._lists.clear()
 
 
 # Delete a lease only while we still hold it: GET and DEL in one atomic step.
@@ -124,6 +170,35 @@ _RELEASE = (
 _INCR = (
     "local n = redis.call('incr', KEYS[1]) "
     "if n == 1 then redis.call('pexpire', KEYS[1], ARGV[1]) end return n"
+)
+
+# Bounded lists: KEYS[1] holds the item names, newest at the head; KEYS[2] is a hash of
+# item -> "<expiry in ms> <value>". Times come from Redis, so replicas' clocks do not matter.
+_NOW = "local t = redis.call('time') local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+_ALIVE = "local function alive(v) return v and tonumber(string.match(v, '^%d+')) > now end "
+_PUSH = (
+    _NOW
+    + _ALIVE
+    + "local fresh = redis.call('hset', KEYS[2], ARGV[1], (now + ARGV[4]) .. ' ' .. ARGV[2]) "
+    "if fresh == 1 then redis.call('lpush', KEYS[1], ARGV[1]) end "
+    "local n = redis.call('llen', KEYS[1]) "
+    "while n > 0 do "
+    "  local oldest = redis.call('lindex', KEYS[1], -1) "
+    "  if n <= tonumber(ARGV[3]) and alive(redis.call('hget', KEYS[2], oldest)) then break end "
+    "  redis.call('rpop', KEYS[1]) redis.call('hdel', KEYS[2], oldest) n = n - 1 "
+    "end "
+    "redis.call('pexpire', KEYS[1], ARGV[4]) redis.call('pexpire', KEYS[2], ARGV[4]) return n"
+)
+_ITEMS = (
+    _NOW + _ALIVE + "local names = redis.call('lrange', KEYS[1], 0, tonumber(ARGV[1]) - 1) "
+    "local out = {} if #names == 0 then return out end "
+    "for _, v in ipairs(redis.call('hmget', KEYS[2], unpack(names))) do "
+    "  if alive(v) then out[#out + 1] = string.sub(v, string.find(v, ' ') + 1) end "
+    "end return out"
+)
+_ITEM = (
+    _NOW + _ALIVE + "local v = redis.call('hget', KEYS[1], ARGV[1]) "
+    "if alive(v) then return string.sub(v, string.find(v, ' ') + 1) end return false"
 )
 
 
@@ -158,6 +233,19 @@ class RedisStore:
 
     async def incr(self, key: str, ttl: float) -> int:
         return int(await self._redis.eval(_INCR, 1, self._prefix + key, _ms(ttl)))
+
+    async def push(self, key: str, item: str, value: str, *, max_items: int, ttl: float) -> None:
+        name = self._prefix + key
+        await self._redis.eval(_PUSH, 2, name + ":order", name, item, value, max_items, _ms(ttl))
+
+    async def items(self, key: str, limit: int) -> list[str]:
+        name = self._prefix + key
+        values = await self._redis.eval(_ITEMS, 2, name + ":order", name, max(0, limit))
+        return [str(v) for v in values]
+
+    async def item(self, key: str, item: str) -> str | None:
+        value = await self._redis.eval(_ITEM, 1, self._prefix + key, item)
+        return None if value is None else str(value)
 
     async def ping(self) -> bool:
         """Whether Redis answers."""
@@ -240,6 +328,24 @@ class FallbackStore:
     async def incr(self, key: str, ttl: float) -> int:
         return await self._use(
             lambda: self._primary.incr(key, ttl), lambda: self._fallback.incr(key, ttl)
+        )
+
+    # Lists are not written through to memory: they are history, not delivery state, and a
+    # local copy of every replica's history would grow without bound.
+    async def push(self, key: str, item: str, value: str, *, max_items: int, ttl: float) -> None:
+        await self._use(
+            lambda: self._primary.push(key, item, value, max_items=max_items, ttl=ttl),
+            lambda: self._fallback.push(key, item, value, max_items=max_items, ttl=ttl),
+        )
+
+    async def items(self, key: str, limit: int) -> list[str]:
+        return await self._use(
+            lambda: self._primary.items(key, limit), lambda: self._fallback.items(key, limit)
+        )
+
+    async def item(self, key: str, item: str) -> str | None:
+        return await self._use(
+            lambda: self._primary.item(key, item), lambda: self._fallback.item(key, item)
         )
 
     async def aclose(self) -> None:

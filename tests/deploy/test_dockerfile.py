@@ -338,6 +338,14 @@ def test_image_venv_holds_the_service_without_build_tools(image_venv: Path) -> N
     packages = site / "site-packages"
     assert (packages / "alert_explainer" / "app.py").is_file()
     assert (packages / "alert_explainer" / "templates" / "user.j2").is_file()
+    ui = packages / "alert_explainer" / "ui"
+    for asset in (
+        "templates/notifications.html.j2",
+        "static/ui.css",
+        "static/ui.js",
+        "sample.json",
+    ):
+        assert (ui / asset).is_file(), f"the operator's page lacks {asset}"
     for build_tool in ("hatchling", "editables", "pathspec", "trove_classifiers"):
         assert not (packages / build_tool).exists(), f"{build_tool} ships in the image"
     assert not (packages / "tests").exists()
@@ -379,6 +387,10 @@ def test_image_install_serves(image_venv: Path, runtime: Stage, tmp_path: Path) 
         assert report["explained"] is False
         assert report["sinks"] == {"log": "delivered"}
         assert service.get("/metrics").status == 200
+        # The operator's page, its assets and the preview's sample come from the package.
+        assert service.get("/ui").status == 200
+        assert service.get("/ui/static/ui.css").status == 200
+        assert b"KubePodCrashLooping" in service.get("/ui/preview?sample=1").body
         # SIGTERM, the stop signal of Docker and Kubernetes: the lifespan's shutdown runs to
         # the end, then uvicorn exits (re-raising SIGTERM once done, hence -15 as well as 0).
         assert service.terminate() in (0, -signal.SIGTERM), service.output()

@@ -221,6 +221,9 @@ def test_lint_is_clean(name: str) -> None:
             "matchType",
         ),
         ("serviceMonitor:\n  interval: 30\n", "interval"),
+        ("rootPath: alert-explainer\n", "rootPath"),
+        ('ui:\n  history: "500"\n', "history"),
+        ("ui:\n  maxAge: a day\n", "maxAge"),
     ],
 )
 def test_schema_rejects_a_values_file_with_a_wrong_type(
@@ -242,6 +245,14 @@ def test_schema_rejects_a_values_file_with_a_wrong_type(
         ({"secrets": {"existingSecret": "mine", "values": {"A": "b"}}}, "secrets.existingSecret"),
         ({"secrets": {"existingSecretEnv": ["A"]}}, "secrets.existingSecretEnv"),
         ({"alertmanagerConfig": {"enabled": True, "webhookRoute": "nope"}}, '"nope"'),
+        ({"config": {"ui": {"history": 10}}}, "use the value ui.history"),
+        ({"config": {"ui": {"max_age": "1h"}}}, "use the value ui.maxAge"),
+        ({"config": {"server": {"root_path": "/x"}}}, "use the value rootPath"),
+        ({"ingress": {"ui": True}, "ui": {"enabled": False}}, "ingress.ui"),
+        (
+            {"secrets": {"existingSecret": "mine"}, "ui": {"basicAuth": {"password": "p"}}},
+            "secrets.keys.uiPassword",
+        ),
     ],
 )
 def test_contradictory_values_fail_with_a_clear_message(
@@ -536,6 +547,39 @@ def test_webhook_auth_keeps_a_given_token_and_user_auth(chart: helm.Chart) -> No
     assert token == "given-token"
     tokens = rendered.config["auth"]["bearer_tokens"]
     assert tokens == ["${OLD_TOKEN:-old}", "${WEBHOOK_BEARER_TOKEN}"]
+
+
+def test_the_operators_page_is_on_by_default_with_its_history_bounds(chart: helm.Chart) -> None:
+    rendered = render(chart, {})
+    assert rendered.config["ui"] == {"enabled": True, "history": 500, "max_age": "24h"}
+    assert "root_path" not in rendered.config["server"]
+    assert "http://127.0.0.1:8080/ui" in rendered.notes
+    assert "set ui.basicAuth.enabled=true" in rendered.notes
+
+
+def test_ui_basic_auth_generates_a_password_and_configures_it(chart: helm.Chart) -> None:
+    rendered = render(chart, CASES["ui"])
+    password = base64.b64decode(rendered.one("Secret")["data"]["ui-password"]).decode()
+    assert re.fullmatch(r"[A-Za-z0-9]{24}", password)
+    assert secret_env(rendered)["UI_PASSWORD"] == (RELEASE, "ui-password")
+    ui = rendered.config["ui"]
+    assert ui["auth"]["basic_auth"] == [{"username": "operator", "password": "${UI_PASSWORD}"}]
+    assert ui["auth"]["bearer_tokens"] == ["${UI_READ_TOKEN:-}"]  # the user's own, kept
+    assert (ui["history"], ui["max_age"]) == (200, "12h")
+    assert "jsonpath='{.data.ui-password}'" in rendered.notes
+
+
+def test_the_ingress_routes_the_page_and_its_api_under_the_root_path(chart: helm.Chart) -> None:
+    rendered = render(chart, CASES["ui"])
+    assert rendered.config["server"]["root_path"] == "/alert-explainer"
+    (rule,) = rendered.one("Ingress")["spec"]["rules"]
+    paths = [(p["path"], p["pathType"]) for p in rule["http"]["paths"]]
+    assert paths == [
+        ("/alert-explainer/webhook", "Prefix"),
+        ("/alert-explainer/ui", "Prefix"),
+        ("/alert-explainer/api", "Prefix"),
+    ]
+    assert "http://monitoring.example.com/alert-explainer/ui" in rendered.notes
 
 
 # --- the optional objects, field by field ---------------------------------------------------

@@ -87,15 +87,31 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The service configuration: `config` from values, with what the chart owns laid over it:
-server.host/port (the container port) and, with webhookAuth.enabled, the bearer token
-read from $WEBHOOK_BEARER_TOKEN (appended to any auth the user configured).
+server.host/port (the container port), server.root_path (rootPath), the ui section's
+enabled/history/max_age (ui.*), with webhookAuth.enabled the bearer token read from
+$WEBHOOK_BEARER_TOKEN (appended to any auth the user configured), and with
+ui.basicAuth.enabled the page's credentials, the password read from $UI_PASSWORD.
 */}}
 {{- define "alert-explainer.config" -}}
 {{- $config := deepCopy (default dict .Values.config) }}
 {{- $server := deepCopy (default dict (get $config "server")) }}
 {{- $_ := set $server "host" "0.0.0.0" }}
 {{- $_ = set $server "port" (int (include "alert-explainer.containerPort" .)) }}
+{{- with .Values.rootPath }}
+{{- $_ = set $server "root_path" . }}
+{{- end }}
 {{- $_ = set $config "server" $server }}
+{{- $ui := deepCopy (default dict (get $config "ui")) }}
+{{- $_ = set $ui "enabled" .Values.ui.enabled }}
+{{- $_ = set $ui "history" (int .Values.ui.history) }}
+{{- $_ = set $ui "max_age" .Values.ui.maxAge }}
+{{- if .Values.ui.basicAuth.enabled }}
+{{- $uiAuth := deepCopy (default dict (get $ui "auth")) }}
+{{- $credentials := dict "username" .Values.ui.basicAuth.username "password" "${UI_PASSWORD}" }}
+{{- $_ = set $uiAuth "basic_auth" (append (default list (get $uiAuth "basic_auth")) $credentials) }}
+{{- $_ = set $ui "auth" $uiAuth }}
+{{- end }}
+{{- $_ = set $config "ui" $ui }}
 {{- if .Values.webhookAuth.enabled }}
 {{- $auth := deepCopy (default dict (get $config "auth")) }}
 {{- $tokens := concat (default list (get $auth "bearer_tokens")) (list "${WEBHOOK_BEARER_TOKEN}") }}
@@ -140,6 +156,24 @@ already in the release's Secret (so upgrades keep it), else a new random one.
 {{- end }}
 {{- end }}
 
+{{/*
+The operator page's password for the chart's Secret: ui.basicAuth.password, else the value
+already in the release's Secret (so upgrades keep it), else a new random one.
+*/}}
+{{- define "alert-explainer.uiPassword" -}}
+{{- if .Values.ui.basicAuth.password }}
+{{- .Values.ui.basicAuth.password }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "alert-explainer.secretName" .) | default dict }}
+{{- $current := dig "data" .Values.secrets.keys.uiPassword "" $existing }}
+{{- if $current }}
+{{- $current | b64dec }}
+{{- else }}
+{{- randAlphaNum 24 }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* Refuse value combinations that cannot work, with a message saying what to change. */}}
 {{- define "alert-explainer.validate" -}}
 {{- if and .Values.secrets.existingSecret (or .Values.secrets.clankerApiKey .Values.secrets.values) }}
@@ -162,5 +196,19 @@ already in the release's Secret (so upgrades keep it), else a new random one.
 {{- end }}
 {{- if and .Values.webhookAuth.enabled (not .Values.secrets.keys.webhookBearerToken) }}
 {{- fail "webhookAuth.enabled needs secrets.keys.webhookBearerToken (the Secret key holding the token)" }}
+{{- end }}
+{{- range $key, $value := (dig "ui" dict (default dict .Values.config)) }}
+{{- if has $key (list "enabled" "history" "max_age") }}
+{{- fail (printf "config.ui.%s is set by the chart: use the value ui.%s instead" $key (ternary "maxAge" $key (eq $key "max_age"))) }}
+{{- end }}
+{{- end }}
+{{- if dig "server" "root_path" "" (default dict .Values.config) }}
+{{- fail "config.server.root_path is set by the chart: use the value rootPath instead" }}
+{{- end }}
+{{- if and .Values.secrets.existingSecret .Values.ui.basicAuth.password }}
+{{- fail "secrets.existingSecret is set: put the page's password in that Secret (key secrets.keys.uiPassword), not in ui.basicAuth.password" }}
+{{- end }}
+{{- if and .Values.ingress.ui (not .Values.ui.enabled) }}
+{{- fail "ingress.ui routes the operator's page, which ui.enabled: false turns off" }}
 {{- end }}
 {{- end }}

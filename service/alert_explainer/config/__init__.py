@@ -1,9 +1,9 @@
 """Configuration: one YAML file, `${VAR}` expanded from the environment, validated by pydantic.
 
 One module per section of the file (`server`, `inference`, `delivery`, `sinks`, `auth`,
-`redaction`, `state` and `http`, `routes`, `log`, `evidence`); `settings` joins them and
-checks what spans sections; `loader` reads, expands and validates. Everything is importable
-from here.
+`redaction`, `state` and `http`, `routes`, `log`, `evidence`, `ui`); `settings` joins them
+and checks what spans sections; `loader` reads, expands and validates. Everything is
+importable from here.
 """
 
 from alert_explainer.config.auth import AuthSettings, BasicAuthCredentials
@@ -47,6 +47,7 @@ from alert_explainer.config.sinks import (
 )
 from alert_explainer.config.state import HttpSettings, StateSettings
 from alert_explainer.config.types import Duration, Name, parse_duration
+from alert_explainer.config.ui import UiSettings
 
 __all__ = [
     "API_KEY_ENV",
@@ -89,6 +90,7 @@ __all__ = [
     "StateSettings",
     "TelegramSinkSettings",
     "TemplateSettings",
+    "UiSettings",
     "WebhookSinkSettings",
     "load_settings",
     "parse_duration",

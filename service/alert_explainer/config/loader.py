@@ -120,6 +120,8 @@ def _check_files(settings: Settings, problems: list[str]) -> None:
     auths = [("auth", settings.auth)] + [
         (f"routes[{i}].auth", r.auth) for i, r in enumerate(settings.routes) if r.auth
     ]
+    if settings.ui.auth is not None:
+        auths.append(("ui.auth", settings.ui.auth))
     for where, auth in auths:
         files += [
             (f"{where}.bearer_token_files[{i}]", f) for i, f in enumerate(auth.bearer_token_files)

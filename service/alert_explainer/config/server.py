@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import re
+
+from pydantic import Field, field_validator
 
 from alert_explainer.alertmanager import PayloadLimits
 from alert_explainer.config.types import Duration, Model
@@ -37,3 +39,17 @@ class ServerSettings(Model):
     # Then, how long notifications in progress may take before the process exits.
     shutdown_grace: Duration = 25.0
     limits: LimitSettings = Field(default_factory=LimitSettings)
+    # The path prefix an Ingress serves the service under ("/alert-explainer"). Requests
+    # are answered with or without it, so `kubectl port-forward` works as well.
+    root_path: str = ""
+
+    @field_validator("root_path")
+    @classmethod
+    def _path_prefix(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if value and not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", value):
+            raise ValueError(
+                "expected a path prefix such as /alert-explainer (letters, digits, '.', '_', "
+                "'~', '-' between slashes)"
+            )
+        return value

@@ -15,6 +15,7 @@ from alert_explainer.config.server import ServerSettings
 from alert_explainer.config.sinks import LogSinkSettings, SinkSettings
 from alert_explainer.config.state import HttpSettings, StateSettings
 from alert_explainer.config.types import Model
+from alert_explainer.config.ui import UiSettings
 
 
 def _default_sinks() -> list[SinkSettings]:
@@ -39,6 +40,7 @@ class Settings(Model):
     http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     evidence: EvidenceSettings | None = None  # none: nothing is gathered
+    ui: UiSettings = Field(default_factory=UiSettings)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Settings:

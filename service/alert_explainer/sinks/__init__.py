@@ -34,7 +34,7 @@ from alert_explainer.sinks import (
     slack,
     webhook,
 )
-from alert_explainer.sinks.base import Message, PostingSink, Sink
+from alert_explainer.sinks.base import Message, PostingSink, Rendered, Sink
 from alert_explainer.sinks.log import LogSink
 from alert_explainer.sinks.ntfy import NtfySink
 from alert_explainer.sinks.opsgenie import OpsgenieSink
@@ -44,7 +44,7 @@ from alert_explainer.sinks.telegram import TelegramSink
 from alert_explainer.store import StateStore
 from alert_explainer.transport import HttpClient
 
-__all__ = ["Message", "Sink", "build_sink", "build_sinks"]
+__all__ = ["Message", "Rendered", "Sink", "build_sink", "build_sinks"]
 
 
 def build_sink(settings: SinkSettings, http: HttpClient, state: StateStore) -> Sink:

@@ -1,4 +1,6 @@
-"""What every destination receives (`Message`) and the one method it implements (`Sink`)."""
+"""What every destination receives (`Message`), and the two steps it implements (`Sink`):
+`render` builds the body without sending anything (what the operator's page shows and
+previews), `send` posts it."""
 
 from __future__ import annotations
 
@@ -103,6 +105,19 @@ def _alert_lines(alert: Alert) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One message as a destination receives it, built without sending anything.
+
+    `body` is what is posted (JSON-ready). A few destinations carry a credential inside it
+    (PagerDuty's routing_key): `secrets` lists them, so wherever a body is shown they are
+    masked. URLs and headers are never part of it.
+    """
+
+    body: Any
+    secrets: tuple[str, ...] = ()
+
+
 class Sink(Protocol):
     """A destination. `send` returns once the destination accepted the message.
 
@@ -112,8 +127,15 @@ class Sink(Protocol):
 
     name: str
 
-    async def send(self, message: Message) -> None:
-        """Deliver one message."""
+    def render(self, message: Message) -> Rendered:
+        """The body this destination would receive for `message`; sends nothing.
+
+        Raises SinkError when the message cannot be shaped for the destination at all.
+        """
+        ...
+
+    async def send(self, message: Message, rendered: Rendered | None = None) -> None:
+        """Deliver one message, as `rendered` when it was rendered already."""
         ...
 
 
@@ -237,9 +259,14 @@ class PostingSink:
             settings.name, http, url(secret), settings.timeout, secrets=secrets, **poster
         )
 
-    async def send(self, message: Message) -> None:
-        """Render and post; SinkError unless the destination accepts it."""
-        await self._poster.post(self._render(message, self.name), headers=self._headers)
+    def render(self, message: Message) -> Rendered:
+        """The JSON body for `message`, fitted to the destination."""
+        return Rendered(self._render(message, self.name))
+
+    async def send(self, message: Message, rendered: Rendered | None = None) -> None:
+        """Post the rendered body; SinkError unless the destination accepts it."""
+        body = (rendered or self.render(message)).body
+        await self._poster.post(body, headers=self._headers)
 
 
 def url_secrets(url: str) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from alert_explainer.config import NtfySinkSettings
-from alert_explainer.sinks.base import HttpPoster, Message
+from alert_explainer.sinks.base import HttpPoster, Message, Rendered
 from alert_explainer.sinks.layout import View, clip, fit, utf8_length
 from alert_explainer.sinks.markup import PLAIN, document
 from alert_explainer.transport import HttpClient
@@ -64,13 +64,18 @@ class NtfySink:
             settings.name, http, f"{settings.server}/", settings.timeout, secrets=[token]
         )
 
-    async def send(self, message: Message) -> None:
-        """Publish; ntfy answers 200 with the stored message."""
-        body = fit(
-            self.name,
-            message,
-            lambda view: render(view, self._topic),
-            lambda b: utf8_length(b["message"]) <= MAX_MESSAGE_BYTES,
-            max_alerts=MAX_ALERTS_LISTED,
+    def render(self, message: Message) -> Rendered:
+        """The publish body, within MAX_MESSAGE_BYTES."""
+        return Rendered(
+            fit(
+                self.name,
+                message,
+                lambda view: render(view, self._topic),
+                lambda b: utf8_length(b["message"]) <= MAX_MESSAGE_BYTES,
+                max_alerts=MAX_ALERTS_LISTED,
+            )
         )
-        await self._poster.post(body, headers=self._headers)
+
+    async def send(self, message: Message, rendered: Rendered | None = None) -> None:
+        """Publish; ntfy answers 200 with the stored message."""
+        await self._poster.post((rendered or self.render(message)).body, headers=self._headers)

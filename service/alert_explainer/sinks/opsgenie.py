@@ -15,7 +15,7 @@ import hashlib
 from typing import Any
 
 from alert_explainer.config import OpsgenieSinkSettings
-from alert_explainer.sinks.base import HttpPoster, Message
+from alert_explainer.sinks.base import HttpPoster, Message, Rendered
 from alert_explainer.sinks.layout import View, clip, fit
 from alert_explainer.sinks.markup import PLAIN, document
 from alert_explainer.transport import HttpClient
@@ -71,19 +71,27 @@ class OpsgenieSink:
             secrets=[key],
         )
 
-    async def send(self, message: Message) -> None:
-        """Create or close the group's alert; Opsgenie answers 202."""
-        key = alias(message.notification.group_key)
+    def render(self, message: Message) -> Rendered:
+        """The create body while firing; the close body (a note) once resolved."""
         if message.notification.status == "resolved":
-            close = f"{self._api}/v2/alerts/{key}/close?identifierType=alias"
-            note = clip(message.headline, 1000)
-            await self._poster.post({"source": SOURCE, "note": note}, self._headers, url=close)
-            return
-        body = fit(
-            self.name,
-            message,
-            lambda view: create(view, key),
-            lambda b: len(b["description"]) <= MAX_DESCRIPTION,
-            max_alerts=MAX_ALERTS_LISTED,
+            return Rendered({"source": SOURCE, "note": clip(message.headline, 1000)})
+        key = alias(message.notification.group_key)
+        return Rendered(
+            fit(
+                self.name,
+                message,
+                lambda view: create(view, key),
+                lambda b: len(b["description"]) <= MAX_DESCRIPTION,
+                max_alerts=MAX_ALERTS_LISTED,
+            )
         )
+
+    async def send(self, message: Message, rendered: Rendered | None = None) -> None:
+        """Create or close the group's alert; Opsgenie answers 202."""
+        body = (rendered or self.render(message)).body
+        if message.notification.status == "resolved":
+            key = alias(message.notification.group_key)
+            close = f"{self._api}/v2/alerts/{key}/close?identifierType=alias"
+            await self._poster.post(body, self._headers, url=close)
+            return
         await self._poster.post(body, self._headers)

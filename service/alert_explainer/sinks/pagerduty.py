@@ -18,7 +18,7 @@ import hashlib
 from typing import Any
 
 from alert_explainer.config import PagerDutySinkSettings
-from alert_explainer.sinks.base import HttpPoster, Message
+from alert_explainer.sinks.base import HttpPoster, Message, Rendered
 from alert_explainer.sinks.facts import SEVERITIES
 from alert_explainer.sinks.layout import View, clip, fit
 from alert_explainer.transport import HttpClient, encode_json
@@ -104,9 +104,13 @@ class PagerDutySink:
             secrets=[self._key],
         )
 
-    async def send(self, message: Message) -> None:
+    def render(self, message: Message) -> Rendered:
+        """The event; its routing_key is the credential, masked wherever it is shown."""
+        return Rendered(self.event(message), secrets=(self._key,))
+
+    async def send(self, message: Message, rendered: Rendered | None = None) -> None:
         """Enqueue one event; PagerDuty answers 202."""
-        await self._poster.post(self.event(message))
+        await self._poster.post((rendered or self.render(message)).body)
 
     def event(self, message: Message) -> dict[str, Any]:
         """The event for `message`: resolve for a resolved group, else a fitted trigger."""

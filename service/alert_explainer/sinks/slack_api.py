@@ -17,7 +17,7 @@ from typing import Any
 
 from alert_explainer.config import SlackApiSinkSettings
 from alert_explainer.errors import SinkError
-from alert_explainer.sinks.base import HttpPoster, Message, error_text, json_field
+from alert_explainer.sinks.base import HttpPoster, Message, Rendered, error_text, json_field
 from alert_explainer.sinks.slack import payload
 from alert_explainer.store import StateStore
 from alert_explainer.transport import HttpClient, HttpResponse
@@ -53,16 +53,22 @@ class SlackApiSink:
             accept=self._accept,
         )
 
-    async def send(self, message: Message) -> None:
+    def render(self, message: Message) -> Rendered:
+        """The chat.postMessage body; the thread is chosen when it is sent."""
+        return Rendered(
+            {
+                "channel": self._channel,
+                **payload(message, self.name),
+                "unfurl_links": False,
+                "unfurl_media": False,
+            }
+        )
+
+    async def send(self, message: Message, rendered: Rendered | None = None) -> None:
         """Post the message, as a reply when its group already has a thread."""
         key = thread_key(self.name, self._channel, message.notification.group_key)
         parent = await self._state.get(key)
-        body: dict[str, Any] = {
-            "channel": self._channel,
-            **payload(message, self.name),
-            "unfurl_links": False,
-            "unfurl_media": False,
-        }
+        body: dict[str, Any] = dict((rendered or self.render(message)).body)
         if parent:
             body["thread_ts"] = parent
         response = await self._poster.post(body, headers=self._headers)

@@ -17,7 +17,7 @@ from typing import Any
 
 from alert_explainer.config import TelegramSinkSettings
 from alert_explainer.errors import SinkError
-from alert_explainer.sinks.base import HttpPoster, Message, error_text, json_field
+from alert_explainer.sinks.base import HttpPoster, Message, Rendered, error_text, json_field
 from alert_explainer.sinks.facts import Link
 from alert_explainer.sinks.layout import fit, utf16_length
 from alert_explainer.sinks.markup import Markup, document
@@ -86,12 +86,16 @@ class TelegramSink:
             accept=self._accept,
         )
 
-    async def send(self, message: Message) -> None:
-        """Send; SinkError with Telegram's description unless it answers ok."""
+    def render(self, message: Message) -> Rendered:
+        """The sendMessage body, in the configured forum topic when there is one."""
         body = payload(message, self._chat_id, self.name)
         if self._thread is not None:
             body["message_thread_id"] = self._thread
-        await self._poster.post(body)
+        return Rendered(body)
+
+    async def send(self, message: Message, rendered: Rendered | None = None) -> None:
+        """Send; SinkError with Telegram's description unless it answers ok."""
+        await self._poster.post((rendered or self.render(message)).body)
 
     def _accept(self, response: HttpResponse) -> None:
         if json_field(response, "ok") is not True:
