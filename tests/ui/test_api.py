@@ -18,6 +18,7 @@ from tests.support import http
 from tests.support.clanker import Behaviour, ClankerEmulator
 from tests.support.configs import explainer_config
 from tests.support.payloads import distinct
+from tests.support.ports import free_port
 from tests.support.recorder import RecordingServer, Reply
 from tests.support.redis import RedisProcess
 from tests.support.service import ServiceProcess
@@ -134,6 +135,30 @@ def test_the_detail_shows_the_redacted_prompt_and_the_answer_as_received_and_del
     assert "[REDACTED:secret_pair]" in page
     for text in (str(shown), page):
         assert PLANTED not in text  # not in the prompt, the alerts or any destination body
+
+
+def test_the_evidence_shown_to_the_model_is_on_the_notifications_page(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    sample_payload: dict[str, Any],
+) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"  # a Prometheus that does not answer
+    config = explainer_config(
+        clanker.url, {"team": recorder.url}, evidence={"prometheus": {"url": nobody}}
+    )
+    service = service_factory(config)
+    service.post_payload(sample_payload)
+    (row,) = wait_for_rows(service, finished(1))
+
+    evidence = detail(service, row)["evidence"]
+
+    assert evidence
+    lines = [line for item in evidence for line in item["lines"]]
+    assert any(line.startswith("evidence unavailable: ") for line in lines)
+    assert lines[0] in clanker.calls[0].user_content  # exactly what the model was shown
+    page = api(service, f"/ui/notifications/{row['id']}").body.decode()
+    assert '<section id="evidence">' in page
 
 
 def test_no_destination_url_token_or_routing_key_is_ever_shown(
