@@ -226,6 +226,8 @@ def test_a_record_survives_the_state_store_and_an_unreadable_one_is_none() -> No
 
     assert Record.loads(record.dumps()) == record
     assert Record.loads('{"explained_at": "soon"}') is None
+    assert Record.loads(replace(record, outcome='{"text": null}').dumps()) is None
+    assert Record.loads(replace(record, outcome="[").dumps()) is None
     assert Record.loads("not json") is None
     assert Record.loads(None) is None
 

@@ -190,6 +190,8 @@ class Record:
         try:
             data = json.loads(raw)
             members = data["members"]
+            if not isinstance(json.loads(data["outcome"])["text"], str):
+                raise TypeError("the record holds no explanation")
             return cls(
                 asked_at=float(data["asked_at"]),
                 explained_at=float(data["explained_at"]),
