@@ -150,3 +150,31 @@ def test_a_broken_prometheus_never_stops_the_explanation_or_delays_it_past_the_b
     assert line.strip().startswith("evidence unavailable: prometheus: ")
     assert reason in line
     assert json.dumps(url) not in prompt
+
+
+def test_a_reused_situation_queries_nothing_and_a_new_call_gathers_again(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    cluster: PrometheusProcess,
+) -> None:
+    config = explainer_config(
+        clanker.url, {"team": recorder.url}, evidence={"prometheus": {"url": cluster.url}}
+    )
+    service = service_factory(config)
+
+    def queries() -> float:
+        return metric(service.metrics_text(), "alert_explainer_evidence_queries_total")
+
+    service.post_payload(payload(crash_loop_alert()))
+    made = queries()
+    replaced = service.post_payload(payload(crash_loop_alert(labels={"pod": "api-7d9f-x2"})))
+    after_reuse = queries()
+    grown = [crash_loop_alert(labels={"pod": f"api-7d9f-y{i}"}) for i in range(3)]
+    service.post_payload(payload(*grown))  # 3 pods: past twice the one explained
+
+    assert made > 0
+    assert replaced.json["reused"] is True
+    assert after_reuse == made  # the reused explanation brings the evidence it was made with
+    assert clanker.call_count == 2
+    assert queries() > made
