@@ -45,6 +45,7 @@ from alert_explainer.ui import web
 from alert_explainer.ui.guard import Guard
 from alert_explainer.ui.history import History
 from alert_explainer.ui.preview import Previewer
+from alert_explainer.watchdog import WatchdogClock
 from alert_explainer.worker import Worker
 
 logger = structlog.get_logger("alert_explainer.app")
@@ -167,6 +168,7 @@ def create_app(settings: Settings) -> Starlette:
 
     lifecycle = Lifecycle()
     router = Router(settings.routes)
+    watchdog = WatchdogClock(metrics)
     global_auth = Authenticator.from_settings(settings.auth)
     authenticators = {
         r.name: Authenticator.from_settings(r.auth) if r.auth else global_auth
@@ -297,6 +299,7 @@ def create_app(settings: Settings) -> Starlette:
         if named is None and not authenticators[route.name].allows(header):
             return unauthorized(route.name, authenticators[route.name])
         metrics.notifications_received.labels(route.name, notification.status).inc()
+        watchdog.saw(notification)
         for alert in notification.alerts:
             metrics.alerts_received.labels(route.name, alert.status).inc()
         if request.state.queue is not None:

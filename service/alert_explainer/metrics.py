@@ -268,6 +268,18 @@ class Metrics:
             "Bytes of evidence text added to prompts and messages.",
             registry=r,
         )
+        self.watchdog_last_received = Gauge(
+            f"{PREFIX}_watchdog_last_received_timestamp_seconds",
+            "When a firing Watchdog alert last arrived (Unix time; 0 before the first): the "
+            "dead man's switch for the alerting path.",
+            registry=r,
+        )
+        self.watchdog_interval = Gauge(
+            f"{PREFIX}_watchdog_interval_seconds",
+            "The interval Watchdog arrives at (its route's repeat_interval), learned from the "
+            "gaps between its notifications; 0 until two have arrived.",
+            registry=r,
+        )
         self._initialise(routes, sinks, models, priorities)
 
     def _initialise(

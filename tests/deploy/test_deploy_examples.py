@@ -32,7 +32,7 @@ DASHBOARD = DEPLOY / "grafana" / "alert-explainer-dashboard.json"
 DOCS = REPO_ROOT / "docs" / "deploy.md"
 RECEIVER_URL = "http://alert-explainer.monitoring.svc:8080/webhook"
 # Metrics the rules read from other programs than alert-explainer.
-FOREIGN_METRICS = {"up", "alertmanager_notifications_total"}
+FOREIGN_METRICS = {"up"}
 
 
 def tool(name: str) -> str:
@@ -60,8 +60,8 @@ def check_alertmanager_config(path: Path) -> None:
     assert "SUCCESS" in result.stdout
 
 
-def explainer_webhook(config: dict[str, Any]) -> dict[str, Any]:
-    (receiver,) = [r for r in config["receivers"] if r["name"] == "alert-explainer"]
+def explainer_webhook(config: dict[str, Any], name: str = "alert-explainer") -> dict[str, Any]:
+    (receiver,) = [r for r in config["receivers"] if r["name"] == name]
     (webhook,) = receiver["webhook_configs"]
     assert isinstance(webhook, dict)
     return webhook
@@ -86,6 +86,9 @@ def test_plain_example_routes_alerts_to_the_explainer_and_the_usual_receiver() -
     # Alerts about the explainer must not depend on it.
     own = ("alertname=AlertExplainerDown", "severity=critical")
     assert routes_for(ALERTMANAGER_YML, *own) == ["team-default"]
+    # Watchdog reaches the service alone, for its dead man's switch.
+    watchdog = ("alertname=Watchdog", "severity=none")
+    assert routes_for(ALERTMANAGER_YML, *watchdog) == ["alert-explainer-watchdog"]
 
 
 @contextlib.contextmanager
@@ -133,25 +136,34 @@ def test_plain_example_delivers_through_real_alertmanager_with_the_token(tmp_pat
     with serve([str(VENV_BIN / "alert-explainer")], cwd=tmp_path, env=env) as service:
         config = yaml.safe_load(ALERTMANAGER_YML.read_text())
         config["route"] |= {"group_wait": "1s", "group_interval": "10s"}
-        webhook = explainer_webhook(config)
-        webhook["url"] = f"{service.url}/webhook"
-        webhook["http_config"]["authorization"]["credentials_file"] = str(tmp_path / "token")
+        for name in ("alert-explainer", "alert-explainer-watchdog"):
+            webhook = explainer_webhook(config, name)
+            webhook["url"] = f"{service.url}/webhook"
+            webhook["http_config"]["authorization"]["credentials_file"] = str(tmp_path / "token")
         am_config = tmp_path / "alertmanager.yml"
         am_config.write_text(yaml.safe_dump(config))
         with alertmanager(am_config, tmp_path) as am_url:
-            alert = [{"labels": {"alertname": "DeployExample", "severity": "critical"}}]
-            posted = request("POST", f"{am_url}/api/v2/alerts", json.dumps(alert).encode())
+            alerts = [
+                {"labels": {"alertname": "DeployExample", "severity": "critical"}},
+                {"labels": {"alertname": "Watchdog", "severity": "none"}},
+            ]
+            posted = request("POST", f"{am_url}/api/v2/alerts", json.dumps(alerts).encode())
             assert posted.status == 200, posted.body
             deadline = time.monotonic() + 20
-            while b'code="200"' not in service.get("/metrics").body:
+            while b'code="200"} 2.0' not in service.get("/metrics").body:
                 assert time.monotonic() < deadline, service.output()
                 time.sleep(0.2)
         metrics = service.get("/metrics").body.decode()
-    assert 'alert_explainer_webhook_responses_total{code="200"} 1.0' in metrics
     assert 'code="401"' not in metrics
-    assert 'alert_explainer_notifications_received_total{route="default",status="firing"} 1.0' in (
+    assert 'alert_explainer_notifications_received_total{route="default",status="firing"} 2.0' in (
         metrics
     )
+    (arrived,) = re.findall(
+        r"^alert_explainer_watchdog_last_received_timestamp_seconds (\S+)$",
+        metrics,
+        flags=re.MULTILINE,
+    )
+    assert abs(float(arrived) - time.time()) < 60
 
 
 def test_kube_prometheus_stack_snippet_loads_in_alertmanager(tmp_path: Path) -> None:
@@ -159,15 +171,16 @@ def test_kube_prometheus_stack_snippet_loads_in_alertmanager(tmp_path: Path) -> 
     config_path = tmp_path / "alertmanager.yml"
     config_path.write_text(yaml.safe_dump(values["alertmanager"]["config"]))
     check_alertmanager_config(config_path)
-    assert routes_for(config_path, "alertname=Watchdog") == ["null"]
+    assert routes_for(config_path, "alertname=Watchdog") == ["alert-explainer-watchdog"]
     assert routes_for(config_path, "alertname=X", "severity=warning") == ["alert-explainer"]
     webhook = explainer_webhook(values["alertmanager"]["config"])
     assert webhook["url"] == RECEIVER_URL
+    watchdog = explainer_webhook(values["alertmanager"]["config"], "alert-explainer-watchdog")
+    assert watchdog["url"] == RECEIVER_URL
     token_file = webhook["http_config"]["authorization"]["credentials_file"]
     # The Prometheus Operator mounts alertmanagerSpec.secrets at /etc/alertmanager/secrets/<name>/.
     (secret,) = values["alertmanager"]["alertmanagerSpec"]["secrets"]
     assert token_file == f"/etc/alertmanager/secrets/{secret}/webhook-bearer-token"
-    assert values["alertmanager"]["enableFeatures"] == ["receiver-name-in-metrics"]
 
 
 def test_kube_prometheus_stack_operator_snippet() -> None:
@@ -176,7 +189,6 @@ def test_kube_prometheus_stack_operator_snippet() -> None:
     assert spec["alertmanagerConfigMatcherStrategy"] == {"type": "None"}
     assert spec["alertmanagerConfigSelector"] == {}
     assert "config" not in values["alertmanager"]  # the AlertmanagerConfig brings the receiver
-    assert values["alertmanager"]["enableFeatures"] == ["receiver-name-in-metrics"]
 
 
 # --- Prometheus rules -----------------------------------------------------------------------
