@@ -81,6 +81,7 @@ def test_an_explained_notification_reaches_the_webhook_sink(
         "reused": False,
         "explainedAt": explained_at,
         "reuse": None,
+        "evidence": [],
         "alertmanager": sample_payload,
     }
     assert clanker.violations == []

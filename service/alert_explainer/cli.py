@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
@@ -18,9 +19,10 @@ import uvicorn
 
 from alert_explainer import __version__
 from alert_explainer.alertmanager import Notification, parse_notification
-from alert_explainer.app import Lifecycle, create_app
+from alert_explainer.app import Lifecycle, build_gatherer, create_app
 from alert_explainer.config import CONFIG_PATH_ENV, RouteSettings, Settings, load_settings
 from alert_explainer.errors import ConfigError, PayloadError, TemplateError
+from alert_explainer.evidence import Evidence
 from alert_explainer.explainer import inference_request
 from alert_explainer.log import configure_logging
 from alert_explainer.prompts import PromptTemplates, specimen, specimen_evidence
@@ -28,7 +30,7 @@ from alert_explainer.redact import Redactor
 from alert_explainer.routing import CompiledRoute
 from alert_explainer.since import member_noun
 from alert_explainer.situation import Rule, Situation
-from alert_explainer.transport import encode_json
+from alert_explainer.transport import HttpClient, encode_json
 
 logger = structlog.get_logger("alert_explainer.cli")
 
@@ -65,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     with_config(render)
     render.add_argument("--route", default="default", help="route whose templates to use")
     render.add_argument("--pretty", action="store_true", help="indent the JSON for reading")
+    render.add_argument(
+        "--no-evidence",
+        action="store_true",
+        help="do not query the evidence sources (evidence section of the config)",
+    )
     render.add_argument("payload", type=Path, help="Alertmanager webhook payload (JSON file)")
     return parser
 
@@ -91,7 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         print(summary(settings, args.config))
         return 0
-    return render(settings, templates, args.route, args.payload, pretty=args.pretty)
+    return render(
+        settings,
+        templates,
+        args.route,
+        args.payload,
+        pretty=args.pretty,
+        evidence=not args.no_evidence,
+    )
 
 
 def serve(settings: Settings, host: str | None, port: int | None) -> int:
@@ -170,8 +184,13 @@ def render(
     payload: Path,
     *,
     pretty: bool,
+    evidence: bool = True,
 ) -> int:
-    """Print the exact inference request body for `payload` on `route_name`."""
+    """Print the exact inference request body for `payload` on `route_name`.
+
+    With an `evidence` section (and `evidence`), the evidence is gathered as the service
+    would, so the body shows it; what was gathered is summarised on stderr.
+    """
     route = settings.route(route_name)
     if route is None:
         known = ", ".join(r.name for r in settings.routes)
@@ -180,9 +199,14 @@ def render(
         )
         return 1
     redactor = Redactor.from_settings(settings.redaction, settings.server.limits.max_value_length)
+    if evidence and settings.evidence is not None:  # stdout is the body: log to stderr
+        configure_logging(settings.log.format, settings.log.level, stream=sys.stderr)
     try:
         notification = parse_notification(payload.read_bytes(), settings.server.limits.payload)
-        body, _ = inference_request(settings, redactor, templates[route.name], route, notification)
+        gathered = asyncio.run(gather(settings, notification)) if evidence else Evidence()
+        body, _ = inference_request(
+            settings, redactor, templates[route.name], route, notification, gathered
+        )
     except OSError as exc:
         print(f"alert-explainer: cannot read {payload}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -196,7 +220,32 @@ def render(
         sys.stdout.flush()
     version = templates[route.name].version
     print("\n".join(situation_lines(settings, route, notification, version)), file=sys.stderr)
+    if settings.evidence is not None:
+        print(evidence_line(gathered, skipped=not evidence), file=sys.stderr)
     return 0
+
+
+async def gather(settings: Settings, notification: Notification) -> Evidence:
+    """The evidence the service would gather for `notification` now (none unconfigured)."""
+    if settings.evidence is None:
+        return Evidence()
+    http = HttpClient(user_agent=f"alert-explainer/{__version__}", ca_file=settings.http.ca_file)
+    try:
+        gatherer = build_gatherer(settings, http)
+        assert gatherer is not None
+        return await gatherer.gather(notification, datetime.now(UTC))
+    finally:
+        await http.aclose()
+
+
+def evidence_line(evidence: Evidence, *, skipped: bool) -> str:
+    """One stderr line: what render gathered, or that it was told not to."""
+    if skipped:
+        return "evidence: not gathered (--no-evidence)"
+    missing = sum(1 for item in evidence if item.unavailable)
+    return f"evidence: {len(evidence)} item(s), {evidence.size} bytes in the prompt" + (
+        f", {missing} source(s) unavailable" if missing else ""
+    )
 
 
 def situation_lines(

@@ -290,13 +290,16 @@ def inference_request(
     templates: PromptTemplates,
     route: RouteSettings,
     notification: Notification,
+    evidence: Evidence | None = None,
 ) -> tuple[dict[str, Any], Counter[str]]:
     """The exact body that would be sent for `notification` on `route`, and its redactions.
 
-    Calls nothing: what `render` prints and the operator's page previews.
+    Calls nothing (`evidence`, when given, was gathered before): what `render` prints and
+    the operator's page previews.
     """
+    budget = settings.inference.prompt_budget_bytes
     messages, shown, counts = build_prompt(
-        redactor, templates, notification, route.name, settings.inference.prompt_budget_bytes
+        redactor, templates, notification, route.name, budget, evidence
     )
     body = request_body(
         settings.inference,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -20,8 +20,13 @@ _LEVELS = {
 }
 
 
-def configure_logging(format: str = "json", level: str = "info", *, cache: bool = True) -> None:
-    """Configure structlog and the stdlib root logger; called once, at start-up."""
+def configure_logging(
+    format: str = "json", level: str = "info", *, cache: bool = True, stream: TextIO | None = None
+) -> None:
+    """Configure structlog and the stdlib root logger; called once, at start-up.
+
+    Lines go to stdout, or to `stream` (commands whose stdout is data log to stderr).
+    """
     numeric = _LEVELS[level]
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -41,7 +46,7 @@ def configure_logging(format: str = "json", level: str = "info", *, cache: bool 
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=cache,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

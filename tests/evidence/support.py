@@ -70,10 +70,10 @@ def alert(
     return result
 
 
-def notification(*alerts: dict[str, Any], status: str = "firing") -> Notification:
-    """A webhook notification with these alerts."""
+def payload(*alerts: dict[str, Any], status: str = "firing") -> dict[str, Any]:
+    """A webhook body with these alerts, grouped by the first one's alertname."""
     first = alerts[0]["labels"]
-    payload = {
+    return {
         "version": "4",
         "status": status,
         "receiver": "team",
@@ -84,7 +84,11 @@ def notification(*alerts: dict[str, Any], status: str = "firing") -> Notificatio
         "externalURL": "http://alertmanager.example:9093",
         "alerts": list(alerts),
     }
-    return parse_notification(json.dumps(payload).encode())
+
+
+def notification(*alerts: dict[str, Any], status: str = "firing") -> Notification:
+    """The notification a webhook body with these alerts parses to."""
+    return parse_notification(json.dumps(payload(*alerts, status=status)).encode())
 
 
 def crash_loop_alert(**overrides: Any) -> dict[str, Any]:

@@ -11,27 +11,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import ServiceFactory
-from tests.evidence.support import crash_loop_alert
+from tests.evidence.support import crash_loop_alert, payload
 from tests.support.clanker import ClankerEmulator
 from tests.support.configs import explainer_config
 from tests.support.ports import free_port
 from tests.support.prometheus import PrometheusProcess
 from tests.support.recorder import RecordingServer, Reply
 from tests.support.silent import SilentServer
-
-
-def payload(*alerts: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "version": "4",
-        "status": "firing",
-        "receiver": "team",
-        "groupKey": '{}:{alertname="KubePodCrashLooping"}',
-        "groupLabels": {"alertname": "KubePodCrashLooping"},
-        "commonLabels": alerts[0]["labels"],
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager.example:9093",
-        "alerts": list(alerts),
-    }
 
 
 def user_message(clanker: ClankerEmulator) -> str:

@@ -14,6 +14,7 @@ from pydantic import TypeAdapter
 
 from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.config import SinkSettings
+from alert_explainer.evidence import Evidence, EvidenceItem
 from alert_explainer.since import Noun, Since
 from alert_explainer.sinks import build_sink
 from alert_explainer.sinks.base import Message
@@ -35,6 +36,26 @@ First checks:
 - Check the KubePodCrashLooping runbook
 """
 
+# What gathering finds for the fixture's crash-looping pods.
+EVIDENCE = Evidence(
+    (
+        EvidenceItem(
+            "expression",
+            "Alert expression",
+            (
+                "query: max_over_time(kube_pod_container_status_waiting_reason[5m]) "
+                "(alert when >= 1)",
+                'pod="api-7d9f": now 1, min 0, max 1, >= 1 since 09:32Z (28 min ago) ▁▁▁███',
+            ),
+        ),
+        EvidenceItem("recipe", "Last termination reason", ("api: OOMKilled",)),
+        EvidenceItem(
+            "prometheus", "Evidence unavailable", ("evidence unavailable: history: timed out",)
+        ),
+    )
+)
+MARKER = "evidence-marker"
+
 _SETTINGS: TypeAdapter[SinkSettings] = TypeAdapter(SinkSettings)
 
 
@@ -53,9 +74,17 @@ def message(
     explanation: str | None = EXPLANATION,
     payload: dict[str, Any] | None = None,
     error: str | None = None,
+    evidence: Evidence | None = None,
 ) -> Message:
-    """A message for the firing fixture (or `payload`) with `explanation`."""
-    return Message("default", notification(payload), explanation, error, "test-model")
+    """A message for the firing fixture (or `payload`) with `explanation` (and `evidence`)."""
+    return Message(
+        "default",
+        notification(payload),
+        explanation,
+        error,
+        "test-model",
+        evidence=evidence or Evidence(),
+    )
 
 
 EXPLAINED_AT = datetime(2026, 11, 25, 10, 5, tzinfo=UTC)
@@ -85,7 +114,8 @@ def resolved_message() -> Message:
 
 
 def hostile_message() -> Message:
-    """HOSTILE text in a label, the annotations, group labels and every explanation part."""
+    """HOSTILE text in a label, the annotations, group labels, every explanation part and
+    the evidence (its title and lines)."""
     payload = fixture_payload()
     alert = payload["alerts"][0]
     alert["labels"]["pod"] = HOSTILE
@@ -95,7 +125,8 @@ def hostile_message() -> Message:
         f"Headline: {HOSTILE}\nWhat is happening: {HOSTILE}\n"
         f"Likely cause: {HOSTILE}\nFirst checks:\n- {HOSTILE}\n"
     )
-    return message(explanation, payload)
+    evidence = Evidence((EvidenceItem("recipe", HOSTILE, (f"{MARKER} {HOSTILE}", HOSTILE)),))
+    return message(explanation, payload, evidence=evidence)
 
 
 def big_explanation(size: int = 10_000) -> str:
@@ -119,7 +150,18 @@ def storm_message(alerts: int = 500) -> Message:
         alert["labels"]["pod"] = f"api-{i:04d}"
         alert["fingerprint"] = f"{i:016x}"
         payload["alerts"].append(alert)
-    return message(big_explanation(), payload)
+    return message(big_explanation(), payload, evidence=big_evidence())
+
+
+def big_evidence(items: int = 20) -> Evidence:
+    """Far more evidence than any destination takes (a gathering without its byte cap)."""
+    line = 'instance="node-{}": now 4.1%, min 4.1%, max 16%, -6%/h, < 15% since 09:32Z ' + "▁" * 20
+    return Evidence(
+        tuple(
+            EvidenceItem("recipe", f"Recipe {i}", tuple(line.format(j) for j in range(8)))
+            for i in range(items)
+        )
+    )
 
 
 def settings(**fields: Any) -> SinkSettings:

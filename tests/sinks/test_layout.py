@@ -1,4 +1,4 @@
-"""Fitting a view into a size limit: explanation first, then the alert list, never the title."""
+"""Fitting a view into a size limit: explanation, evidence, then the alerts; never the title."""
 
 from __future__ import annotations
 
@@ -41,6 +41,16 @@ def test_alerts_are_dropped_once_the_explanation_is_at_its_floor() -> None:
     assert "more alerts" in text
     assert text.startswith("🔥 [FIRING:10] ")
     assert "Silence: http://vm:19093/" in text
+
+
+def test_the_evidence_is_shortened_after_the_explanation_and_before_any_alert_is_dropped() -> None:
+    full = fit("s", storm_message(10), render, lambda t: True, max_alerts=10)
+    at_floor = fit("s", storm_message(10), render, lambda t: len(t) <= 6000, max_alerts=10)
+
+    assert len(full) > 6000
+    assert CUT in at_floor  # the explanation, at its floor
+    assert "more lines" in at_floor  # the evidence, shortened
+    assert "more alert" not in at_floor
 
 
 def test_a_limit_nothing_fits_is_a_final_error() -> None:

@@ -38,6 +38,7 @@ async def test_version_1_is_the_default_and_unchanged(recorder: RecordingServer)
         "reused": False,
         "explainedAt": None,
         "reuse": None,
+        "evidence": [],
         "alertmanager": fixture_payload(),
     }
 
@@ -63,6 +64,7 @@ async def test_version_2_carries_the_explanation_parts_facts_and_links(
         "reuse",
         "explanation",
         "notice",
+        "evidence",
         "facts",
         "links",
         "alertmanager",

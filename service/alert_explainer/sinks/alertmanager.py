@@ -4,8 +4,9 @@ Each alert of the notification is POSTed to `<url>/api/v2/alerts` (Alertmanager'
 OpenAPI `postableAlerts`: labels, annotations, startsAt, endsAt, generatorURL) with the
 explanation added as one more annotation (`explanation` unless configured otherwise),
 so any receiver chain behind that Alertmanager (its templates, email, chat) shows it; a
-reused explanation starts with its reuse note ("explanation from 10:05 UTC ...").
-Resolved alerts carry their endsAt, so they resolve there too.
+reused explanation starts with its reuse note ("explanation from 10:05 UTC ..."). The
+evidence, when gathered, goes in `<annotation>_evidence` as plain text, also without an
+explanation. Resolved alerts carry their endsAt, so they resolve there too.
 
 Alertmanager documents no body limit; we keep the annotation within 8,192 characters
 and the request within 1 MB (a common proxy limit) by shortening the annotation, never
@@ -47,23 +48,38 @@ def postable(alert: Alert, annotations: dict[str, str]) -> dict[str, Any]:
     return result
 
 
+def evidence_text(message: Message) -> str:
+    """The evidence as plain text: each title, then its lines indented."""
+    return "\n".join(
+        f"{item.title}:\n" + "\n".join(f"  {line}" for line in item.lines)
+        for item in message.evidence
+    )
+
+
 def alerts(message: Message, annotation: str, sink: str = "alertmanager") -> list[dict[str, Any]]:
-    """Every alert with the explanation annotation, shortened until the body fits."""
+    """Every alert with the explanation (and `<annotation>_evidence`), shortened to fit.
+
+    The evidence is shortened first, then the explanation.
+    """
     n = message.notification
-    text = message.summary.strip() if message.explanation else None
-    if text is None:
+    texts = {annotation: message.summary.strip()} if message.explanation else {}
+    if message.evidence:
+        texts[f"{annotation}_evidence"] = evidence_text(message)
+    if not texts:
         return [postable(a, a.annotations) for a in n.alerts]
-    budget = min(len(text), MAX_ANNOTATION)
+    budgets = {name: min(len(text), MAX_ANNOTATION) for name, text in texts.items()}
+    order = sorted(budgets, key=lambda name: name == annotation)  # evidence gives way first
     while True:
-        explained = shorten(text, budget)
-        body = [postable(a, {**a.annotations, annotation: explained}) for a in n.alerts]
+        added = {name: shorten(text, budgets[name]) for name, text in texts.items()}
+        body = [postable(a, {**a.annotations, **added}) for a in n.alerts]
         size = len(encode_json(body))
         if size <= MAX_BODY_BYTES:
             return body
-        if budget == 0:
+        name = next((k for k in order if budgets[k] > 0), None)
+        if name is None:
             raise SinkError(sink, "the alerts alone exceed the request limit", retryable=False)
         over_per_alert = (size - MAX_BODY_BYTES) // max(1, len(n.alerts)) + 1
-        budget = max(0, budget - over_per_alert)
+        budgets[name] = max(0, budgets[name] - over_per_alert)
 
 
 def api_url(base: str) -> str:

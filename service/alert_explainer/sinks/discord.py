@@ -24,6 +24,7 @@ from alert_explainer.sinks.markup import (
     Markup,
     alerts_text,
     break_mentions,
+    evidence_text,
     links_line,
     markdown_escape,
     section_text,
@@ -83,6 +84,10 @@ def embed(view: View) -> dict[str, Any]:
     fields = [
         _field(label, clip(value, 200, escape, utf16_length), True) for label, value in f.pairs()
     ]
+    if view.evidence:
+        evidence = evidence_text(view, DISCORD, heading=False)
+        for i, piece in enumerate(_split(evidence, MAX_FIELD_VALUE)):
+            fields.append(_field("Evidence" if i == 0 else "Evidence (continued)", piece))
     if view.alerts or view.more_alerts:
         for i, piece in enumerate(_split(alerts_text(view, DISCORD), MAX_FIELD_VALUE)):
             fields.append(_field("Alerts" if i == 0 else "Alerts (continued)", piece))

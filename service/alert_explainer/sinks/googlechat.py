@@ -72,6 +72,14 @@ def card(view: View) -> dict[str, Any]:
             else escape(part.text)
         )
         sections.append({"header": escape(part.label), "widgets": [_paragraph(text)]})
+    if view.evidence:
+        widgets = [
+            _paragraph(
+                "\n".join([f"<b>{escape(b.title)}</b>", *(f"• {escape(x)}" for x in b.lines)])
+            )
+            for b in view.evidence
+        ]
+        sections.append({"header": "Evidence", "widgets": widgets})
     alerts = [alert_line(a, CHAT_HTML) for a in view.alerts]
     if view.more_alerts:
         alerts.append(escape(view.more_alerts))

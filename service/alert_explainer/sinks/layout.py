@@ -1,22 +1,23 @@
 """What a destination shows, and fitting it into the destination's size limit.
 
 Every destination renders the same `View`: the alert facts, the explanation's parts, a
-notice when there is no explanation or a note when it is reused, and the first alerts.
-`fit` looks for the largest view a destination accepts. It shortens the explanation first
-(down to a floor), then lists fewer alerts ("and 37 more"), then shortens the explanation
-below the floor. The title, status, headline and links are never dropped; every cut is
-visible in the text.
+notice when there is no explanation or a note when it is reused, the evidence gathered
+(also without an explanation), and the first alerts. `fit` looks for the largest view a
+destination accepts. It shortens the explanation first (down to a floor), then the
+evidence (down to its floor), then lists fewer alerts ("and 37 more"), then shortens the
+explanation and the evidence below their floors. The title, status, headline and links
+are never dropped; every cut is visible in the text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from alert_explainer.alertmanager import Alert
 from alert_explainer.errors import SinkError
-from alert_explainer.evidence.model import fair_shares
+from alert_explainer.evidence.model import Evidence, fair_shares
 from alert_explainer.sinks.base import UNAVAILABLE, Message
 from alert_explainer.sinks.facts import (
     Facts,
@@ -33,6 +34,9 @@ T = TypeVar("T")
 CUT = "… [shortened]"
 # The explanation keeps this many characters before any alert leaves the list.
 EXPLANATION_FLOOR = 600
+# So does the evidence: its first lines say most (the expression, the recipes).
+EVIDENCE_FLOOR = 600
+MAX_EVIDENCE_LINE = 300
 MAX_HEADLINE = 300  # a headline is one line; a longer one is cut like any field
 MAX_ALERT_TEXT = 300  # per alert summary and label list
 
@@ -95,6 +99,15 @@ class AlertItem:
 
 
 @dataclass(frozen=True, slots=True)
+class EvidenceBlock:
+    """One evidence item as shown: its title and the lines that fit."""
+
+    source: str
+    title: str
+    lines: list[str]
+
+
+@dataclass(frozen=True, slots=True)
 class View:
     """Everything a destination renders for one message, already shortened to a budget."""
 
@@ -105,6 +118,7 @@ class View:
     alerts: list[AlertItem]
     hidden_alerts: int  # alerts not listed, including those Alertmanager left out
     reuse_note: str | None = None  # the explanation's age and what changed since it was made
+    evidence: list[EvidenceBlock] = field(default_factory=list)  # shortened to the budget
 
     @property
     def links(self) -> list[Link]:
@@ -120,10 +134,11 @@ class View:
 
 @dataclass(frozen=True, slots=True)
 class Budget:
-    """How much of the explanation (characters) and how many alerts a view may hold."""
+    """How much explanation and evidence (characters) and how many alerts a view holds."""
 
     explanation: int
     alerts: int
+    evidence: int = 0
 
 
 def explanation_length(message: Message) -> int:
@@ -152,7 +167,48 @@ def view(message: Message, budget: Budget) -> View:
         alerts=[_alert_item(a) for a in shown],
         hidden_alerts=len(n.alerts) - len(shown) + n.truncated_alerts,
         reuse_note=message.reuse_note,
+        evidence=evidence_blocks(message.evidence, budget.evidence),
     )
+
+
+def evidence_length(evidence: Evidence) -> int:
+    """Characters of evidence lines a view can show at most."""
+    return sum(min(len(line), MAX_EVIDENCE_LINE) for item in evidence for line in item.lines)
+
+
+def evidence_blocks(evidence: Evidence, budget: int) -> list[EvidenceBlock]:
+    """The evidence within `budget` characters of lines: long items lose lines first.
+
+    Every item keeps its title; lines left out are counted ("… 3 more lines"). With no
+    budget at all one line says the evidence was left out.
+    """
+    if not evidence:
+        return []
+    if budget <= 0:
+        return [EvidenceBlock("", "Evidence", ["… left out to fit the size limit"])]
+    sizes = [sum(min(len(x), MAX_EVIDENCE_LINE) for x in item.lines) for item in evidence]
+    return [
+        EvidenceBlock(item.source, item.title, _lines_within(item.lines, share))
+        for item, share in zip(evidence, fair_shares(sizes, budget), strict=True)
+    ]
+
+
+def _lines_within(lines: Sequence[str], budget: int) -> list[str]:
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        shown = shorten(line, MAX_EVIDENCE_LINE)
+        if used + len(shown) > budget:
+            room = budget - used
+            if not kept and room > len(CUT):  # the first line, shortened, rather than none
+                kept.append(shorten(line, room))
+            break
+        kept.append(shown)
+        used += len(shown)
+    hidden = len(lines) - len(kept)
+    if hidden:
+        kept.append(f"… {hidden} more line{'s' if hidden != 1 else ''}")
+    return kept
 
 
 def _sections(message: Message, budget: int) -> list[Section]:
@@ -206,25 +262,42 @@ def fit(
     *,
     max_alerts: int,
 ) -> T:
-    """The largest rendering of `message` that `fits`; SinkError (final) when none does."""
-    full = explanation_length(message)
-    floor = min(full, EXPLANATION_FLOOR)
-    listed = min(len(message.notification.alerts), max_alerts)
+    """The largest rendering of `message` that `fits`; SinkError (final) when none does.
 
-    def attempt(explanation: int, alerts: int) -> T:
-        return render(view(message, Budget(explanation, alerts)))
+    Each stage lowers one part to its next bound; the first stage at whose bound the
+    message fits is searched for the largest value that still fits.
+    """
+    explanation = explanation_length(message)
+    evidence = evidence_length(message.evidence)
+    current = {
+        "explanation": explanation,
+        "evidence": evidence,
+        "alerts": min(len(message.notification.alerts), max_alerts),
+    }
+    stages = [
+        ("explanation", min(explanation, EXPLANATION_FLOOR)),
+        ("evidence", min(evidence, EVIDENCE_FLOOR)),
+        ("alerts", 0),
+        ("explanation", 0),
+        ("evidence", 0),
+    ]
 
-    if fits(result := attempt(full, listed)):
+    def attempt(sizes: dict[str, int]) -> T:
+        return render(view(message, Budget(**sizes)))
+
+    if fits(result := attempt(current)):
         return result
-    if fits(attempt(floor, listed)):
-        best = _largest(floor, full, lambda e: fits(attempt(e, listed)))
-        return attempt(best, listed)
-    if fits(attempt(floor, 0)):
-        best = _largest(0, listed, lambda a: fits(attempt(floor, a)))
-        return attempt(floor, best)
-    if fits(attempt(0, 0)):
-        best = _largest(0, floor, lambda e: fits(attempt(e, 0)))
-        return attempt(best, 0)
+    for part, low in stages:
+        high = current[part]
+        if low >= high:
+            continue
+        current[part] = low
+        if fits(attempt(current)):
+
+            def fits_at(size: int, part: str = part) -> bool:
+                return fits(attempt({**current, part: size}))
+
+            return attempt({**current, part: _largest(low, high, fits_at)})
     raise SinkError(sink, "the message does not fit the destination's size limit", retryable=False)
 
 

@@ -36,6 +36,7 @@ class LogSink:
                 "error": message.error,
                 "model": message.model,
                 "text": message.summary,
+                "evidence": message.evidence.as_dicts(),
             }
         )
 

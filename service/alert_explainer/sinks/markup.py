@@ -98,8 +98,19 @@ def alerts_text(view: View, m: Markup) -> str:
     return m.line_break.join(lines)
 
 
+def evidence_text(view: View, m: Markup, *, heading: bool = True) -> str:
+    """The evidence: each item's title, then its lines as bullets; "" without evidence."""
+    if not view.evidence:
+        return ""
+    parts = [m.bold("Evidence")] if heading else []
+    for block in view.evidence:
+        parts.append(m.escape(block.title))
+        parts += [m.bullet + m.escape(line) for line in block.lines]
+    return m.line_break.join(parts)
+
+
 def document(view: View, m: Markup, *, title: bool = True) -> str:
-    """The whole view as one text: title, headline, facts, explanation, alerts, links."""
+    """The whole view as one text: title, headline, facts, explanation, evidence, alerts, links."""
     blocks: list[str] = []
     if title:
         icon = ICONS.get(view.facts.status, "")
@@ -112,6 +123,8 @@ def document(view: View, m: Markup, *, title: bool = True) -> str:
     blocks += [section_text(s, m) for s in view.sections]
     if view.notice:
         blocks.append(m.escape(view.notice))
+    if view.evidence:
+        blocks.append(evidence_text(view, m))
     if view.alerts or view.more_alerts:
         blocks.append(f"{m.bold('Alerts')}{m.line_break}{alerts_text(view, m)}")
     if view.links:

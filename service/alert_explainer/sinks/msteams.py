@@ -82,6 +82,13 @@ def card(view: View) -> dict[str, Any]:
             body.append(_text(_prose(section.text)))
     if view.notice:
         body.append(_text(escape(view.notice), color="warning"))
+    if view.evidence:
+        body.append(_text("Evidence", weight="bolder", spacing="medium"))
+        for block in view.evidence:
+            lines = "\r".join(f"- {escape(line)}" for line in block.lines)
+            body.append(
+                _text(f"**{escape(block.title)}**\r{lines}" if lines else escape(block.title))
+            )
     if view.alerts:
         body.append(_text("Alerts", weight="bolder", spacing="medium"))
         body.append(_text("\r".join(alert_line(a, TEAMS) for a in view.alerts)))

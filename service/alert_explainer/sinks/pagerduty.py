@@ -51,6 +51,8 @@ def details(view: View) -> dict[str, Any]:
         result[key] = section.items or section.text
     if view.notice:
         result["explanation_unavailable"] = view.notice
+    if view.evidence:
+        result["evidence"] = [{"title": b.title, "lines": b.lines} for b in view.evidence]
     result.update({label.lower(): value for label, value in view.facts.pairs()})
     result["group_labels"] = view.facts.group_labels
     result["alerts"] = [

@@ -16,7 +16,13 @@ from typing import Any
 from alert_explainer.sinks.base import Message
 from alert_explainer.sinks.facts import Link
 from alert_explainer.sinks.layout import View, clip, fit
-from alert_explainer.sinks.markup import Markup, alerts_text, links_line, section_text
+from alert_explainer.sinks.markup import (
+    Markup,
+    alerts_text,
+    evidence_text,
+    links_line,
+    section_text,
+)
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -113,6 +119,8 @@ def blocks(view: View) -> list[dict[str, Any]]:
         result += [_section(c) for c in chunks(section_text(part, MRKDWN), MAX_SECTION_TEXT)]
     if view.notice:
         result.append(_context(":warning: " + clip(view.notice, MAX_FIELD_TEXT - 12, escape)))
+    if view.evidence:
+        result += [_section(c) for c in chunks(evidence_text(view, MRKDWN), MAX_SECTION_TEXT)]
     if view.alerts or view.more_alerts:
         listed = "*Alerts*\n" + alerts_text(view, MRKDWN)
         result += [_section(c) for c in chunks(listed, MAX_SECTION_TEXT)]

@@ -2,14 +2,15 @@
 
 Version 1 (the default): version, route, receiver, status, groupKey, summary, explained,
 error, model, reused, explainedAt, reuse (the note and counts of a situation reuse),
-alertmanager (the original payload, unchanged).
+evidence (what was gathered: [{source, title, lines}]), alertmanager (the original
+payload, unchanged).
 
 Version 2 carries what chat destinations show instead of `summary`: `title`,
 `explanation` (the model's text and its parts: headline, whatIsHappening, likelyCause,
-firstChecks, structured, shortened), `notice` (why there is no explanation), `facts`
-(severity, counts, group labels) and `links`. With `max_bytes` set, a
-version 2 document is kept within it: the explanation is shortened first, then alerts
-are left out of `alertmanager.alerts` (counted in its `truncatedAlerts`).
+firstChecks, structured, shortened), `notice` (why there is no explanation), `evidence`,
+`facts` (severity, counts, group labels) and `links`. With `max_bytes` set, a version 2
+document is kept within it: the explanation is shortened first, then the evidence, then
+alerts are left out of `alertmanager.alerts` (counted in its `truncatedAlerts`).
 docs/destinations.md has the full schema.
 """
 
@@ -40,6 +41,7 @@ def document(message: Message) -> dict[str, Any]:
         "error": message.error,
         "model": message.model,
         **reuse(message),
+        "evidence": message.evidence.as_dicts(),
         "alertmanager": n.raw,
     }
 
@@ -105,6 +107,9 @@ def document_v2(message: Message, view: View) -> dict[str, Any]:
         **reuse(message),
         "explanation": explanation(message, view),
         "notice": view.notice,
+        "evidence": [
+            {"source": b.source, "title": b.title, "lines": b.lines} for b in view.evidence
+        ],
         "facts": {
             "severity": f.severity,
             "firing": f.firing,
