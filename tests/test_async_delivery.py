@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -11,8 +14,10 @@ from tests.conftest import ServiceFactory
 from tests.support.clanker import Behaviour, ClankerEmulator
 from tests.support.configs import explainer_config
 from tests.support.payloads import distinct
+from tests.support.ports import free_port
 from tests.support.recorder import RecordingServer
 from tests.support.redis import RedisProcess
+from tests.support.service import SERVICE_SRC
 
 
 def group_keys(recorder: RecordingServer) -> list[str]:
@@ -108,3 +113,38 @@ def test_with_redis_another_replica_finishes_a_dead_replicas_entries(
     time.sleep(1)
 
     assert group_keys(recorder) == sorted(p["groupKey"] for p in payloads)
+
+
+def read_only(directory: Path, command: list[str]) -> list[str]:
+    """`command` run with `directory` read-only: a read-only bind mount in a mount namespace
+    of its own as root (whom permission bits do not stop), else plain permission bits."""
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        return command
+    remount = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+    return ["unshare", "--mount", "sh", "-c", remount, "sh", str(directory), *command]
+
+
+def test_a_read_only_queue_directory_stops_the_service_at_start_up(tmp_path: Path) -> None:
+    queue_dir = tmp_path / "queue"
+    queue_dir.mkdir()
+    config = tmp_path / "config.yaml"
+    queue_path = queue_dir / "queue.sqlite3"
+    config.write_text(f"delivery: {{mode: async, queue_path: {queue_path}}}\n")
+    serve = [sys.executable, "-m", "alert_explainer", "serve", "--config", str(config)]
+    env = {**os.environ, "PYTHONPATH": str(SERVICE_SRC)}
+
+    result = subprocess.run(
+        read_only(queue_dir, [*serve, "--port", str(free_port())]),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,  # it must exit on its own, not serve and fail on the first notification
+        check=False,
+    )
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"delivery.queue_path {queue_path} is not writable" in result.stderr
+    assert "Read-only file system" in result.stderr or "Permission denied" in result.stderr
+    assert "persistence.enabled=true" in result.stderr
+    assert "state.backend: redis" in result.stderr

@@ -89,7 +89,7 @@ def test_the_curl_example_delivers_the_sample_with_the_default_configuration(
 
 def test_every_documented_command_exists(capsys: pytest.CaptureFixture[str]) -> None:
     commands = set(re.findall(r"`alert-explainer ([a-z][a-z-]*)", README.read_text()))
-    assert commands == {"serve", "check-config", "render"}
+    assert commands == {"serve", "check-config", "render", "dead-letters"}
     for command in commands:
         with pytest.raises(SystemExit) as exited:
             main([command, "--help"])

@@ -28,6 +28,7 @@ from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.auth import Authenticator
 from alert_explainer.budget import Priorities
 from alert_explainer.config import RouteSettings, Settings, StateSettings
+from alert_explainer.deadletters import DeadLetterStore
 from alert_explainer.errors import PayloadError
 from alert_explainer.evidence import Gatherer
 from alert_explainer.inference import InferenceClient
@@ -35,7 +36,7 @@ from alert_explainer.looplag import watch_loop_lag
 from alert_explainer.metrics import CONTENT_TYPE, Metrics
 from alert_explainer.openapi import openapi_document
 from alert_explainer.pipeline import DeliveryFailed, Pipeline
-from alert_explainer.queue import DurableQueue, QueueError, RedisStreamQueue, SqliteQueue
+from alert_explainer.queue import DurableQueue, QueueError, open_queue
 from alert_explainer.redact import Redactor
 from alert_explainer.routing import Router
 from alert_explainer.sinks import build_sinks
@@ -46,7 +47,7 @@ from alert_explainer.ui.guard import Guard
 from alert_explainer.ui.history import History
 from alert_explainer.ui.preview import Previewer
 from alert_explainer.watchdog import WatchdogClock
-from alert_explainer.worker import Worker
+from alert_explainer.worker import Worker, report
 
 logger = structlog.get_logger("alert_explainer.app")
 
@@ -56,6 +57,7 @@ class State(TypedDict):
 
     pipeline: Pipeline
     queue: DurableQueue | None  # only with delivery.mode: async
+    dead_letters: DeadLetterStore | None  # beside the queue
     worker: Worker | None
     history: History  # what the operator's page shows
     previewer: Previewer
@@ -134,18 +136,6 @@ def build_store(settings: StateSettings, metrics: Metrics) -> StateStore:
     return FallbackStore(redis, MemoryStore(), on_failure=metrics.state_backend_errors.inc)
 
 
-def build_queue(settings: Settings, consumer: str) -> DurableQueue:
-    """The durable queue for async delivery: SQLite, or a Redis Stream with the Redis backend."""
-    if settings.state.backend == "redis" and settings.state.url is not None:
-        return RedisStreamQueue(
-            settings.state.url.get_secret_value(),
-            settings.state.key_prefix,
-            consumer,
-            settings.delivery.queue_max,
-        )
-    return SqliteQueue(settings.delivery.queue_path, settings.delivery.queue_max)
-
-
 def build_gatherer(
     settings: Settings, http: HttpClient, metrics: Metrics | None = None
 ) -> Gatherer | None:
@@ -164,6 +154,7 @@ def create_app(settings: Settings) -> Starlette:
         sinks=[s.name for s in settings.sinks],
         models=models,
         priorities=Priorities(settings.inference.limits.priority).names,
+        route_sinks={r.name: r.sinks for r in settings.routes},
     )
 
     lifecycle = Lifecycle()
@@ -214,18 +205,22 @@ def create_app(settings: Settings) -> Starlette:
         )
         previewer = Previewer(settings, router, sinks, history.display)
         queue: DurableQueue | None = None
+        dead_letters: DeadLetterStore | None = None
         worker: Worker | None = None
         background = [asyncio.create_task(watch_loop_lag(metrics))]
         if settings.delivery.mode == "async":
-            queue = build_queue(settings, pipeline.owner)
+            queue, dead_letters = open_queue(settings, pipeline.owner)
             worker = Worker(
                 queue,
                 pipeline,
                 router,
                 limits=settings.server.limits.payload,
+                metrics=metrics,
+                max_age=settings.delivery.max_age,
                 lease=pipeline.lease_ttl,
             )
             background.append(asyncio.create_task(worker.run()))
+            background.append(asyncio.create_task(report(queue, dead_letters, metrics, worker)))
         lifecycle.ready = True
         logger.info(
             "started",
@@ -236,6 +231,7 @@ def create_app(settings: Settings) -> Starlette:
             yield {
                 "pipeline": pipeline,
                 "queue": queue,
+                "dead_letters": dead_letters,
                 "worker": worker,
                 "history": history,
                 "previewer": previewer,
@@ -253,6 +249,8 @@ def create_app(settings: Settings) -> Starlette:
             await state.aclose()
             if queue is not None:
                 await queue.aclose()
+            if dead_letters is not None:
+                await dead_letters.aclose()
             logger.info("stopped")
 
     async def webhook(request: Request) -> Response:

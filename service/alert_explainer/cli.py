@@ -1,4 +1,4 @@
-"""The `alert-explainer` command: serve, check-config, render."""
+"""The `alert-explainer` command: serve, check-config, render, dead-letters."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ from alert_explainer import __version__
 from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.app import Lifecycle, build_gatherer, create_app
 from alert_explainer.config import CONFIG_PATH_ENV, RouteSettings, Settings, load_settings
+from alert_explainer.deadletters_command import add_dead_letters_command, dead_letters
 from alert_explainer.errors import ConfigError, PayloadError, TemplateError
 from alert_explainer.evidence import Evidence
 from alert_explainer.explainer import inference_request
 from alert_explainer.log import configure_logging
 from alert_explainer.prompts import PromptTemplates, specimen, specimen_evidence
+from alert_explainer.queue import QueueError, check_queue_writable
 from alert_explainer.redact import Redactor
 from alert_explainer.routing import CompiledRoute
 from alert_explainer.since import member_noun
@@ -73,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
         help="do not query the evidence sources (evidence section of the config)",
     )
     render.add_argument("payload", type=Path, help="Alertmanager webhook payload (JSON file)")
+
+    add_dead_letters_command(commands, with_config)
     return parser
 
 
@@ -98,6 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "check-config":
         print(summary(settings, args.config))
         return 0
+    if args.command == "dead-letters":
+        return dead_letters(settings, args)
     return render(
         settings,
         templates,
@@ -110,7 +116,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def serve(settings: Settings, host: str | None, port: int | None) -> int:
     """Run the service until SIGTERM or SIGINT."""
-
+    try:  # now, rather than on the first notification
+        check_queue_writable(settings)
+    except QueueError as exc:
+        print(f"alert-explainer: {exc}", file=sys.stderr)
+        return 1
     configure_logging(settings.log.format, settings.log.level)
     app = create_app(settings)
     config = uvicorn.Config(

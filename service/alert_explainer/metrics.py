@@ -7,7 +7,7 @@ reasons from fixed lists below. Never an alertname, fingerprint, group key or UR
 from __future__ import annotations
 
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
@@ -52,6 +52,7 @@ PROCESSING_OUTCOMES = ("delivered", "failed", "duplicate")
 STATUSES = ("firing", "resolved")
 EVIDENCE_SOURCES = ("expression", "recipe", "history", "alertmanager")
 EVIDENCE_OUTCOMES = ("ok", "empty", "error", "timeout", "too_large", "invalid", "unauthorized")
+DEAD_LETTER_REASONS = ("final_error", "max_age")
 # LLM calls take seconds, not milliseconds: the default buckets stop at 10 s.
 INFERENCE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
 DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -68,6 +69,7 @@ class Metrics:
         sinks: list[str],
         models: list[str],
         priorities: Sequence[str] = (),
+        route_sinks: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         # `_created` series double the output and nobody queries them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -280,7 +282,35 @@ class Metrics:
             "gaps between its notifications; 0 until two have arrived.",
             registry=r,
         )
+        self.queue_entries = Gauge(
+            f"{PREFIX}_queue_entries",
+            "Notifications in the async delivery queue, waiting or being delivered.",
+            registry=r,
+        )
+        self.queue_oldest_age = Gauge(
+            f"{PREFIX}_queue_oldest_age_seconds",
+            "How long the oldest notification in the async delivery queue has waited (0 "
+            "when the queue is empty).",
+            registry=r,
+        )
+        self.dead_letters = Gauge(
+            f"{PREFIX}_dead_letters",
+            "Dead letters waiting for a replay or a drop, by route and by the sink they lack.",
+            ["route", "sink"],
+            registry=r,
+        )
+        # Not "dead_letters_total": a counter's family would be named like the gauge above.
+        self.dead_lettered = Counter(
+            f"{PREFIX}_notifications_dead_lettered_total",
+            "Queued notifications given up on for some sinks, by reason: final_error (the "
+            "sink refused it for good) or max_age (still undelivered after delivery.max_age).",
+            ["reason"],
+            registry=r,
+        )
         self._initialise(routes, sinks, models, priorities)
+        for route, route_sink_names in (route_sinks or {}).items():
+            for sink in route_sink_names:
+                self.dead_letters.labels(route, sink)
 
     def _initialise(
         self, routes: list[str], sinks: list[str], models: list[str], priorities: Sequence[str]
@@ -301,6 +331,8 @@ class Metrics:
             self.delivery_duration.labels(sink)
             for outcome in DELIVERY_OUTCOMES:
                 self.deliveries.labels(sink, outcome)
+        for reason in DEAD_LETTER_REASONS:
+            self.dead_lettered.labels(reason)
         for limit in LIMITS:
             self.inference_limited.labels(limit)
         for source in EVIDENCE_SOURCES:

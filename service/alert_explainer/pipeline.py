@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,10 +38,15 @@ logger = structlog.get_logger("alert_explainer.pipeline")
 
 
 class DeliveryFailed(DeliveryError):
-    """Some sinks did not take the message; Alertmanager should retry (answer 5xx)."""
+    """Some sinks did not take the message; Alertmanager should retry (answer 5xx).
 
-    def __init__(self, failures: dict[str, str]) -> None:
+    `failures` holds each failed sink's error; `final` names those that refused it for
+    good (a 4xx such as a revoked webhook's 404), where trying again cannot help.
+    """
+
+    def __init__(self, failures: dict[str, str], final: frozenset[str] = frozenset()) -> None:
         self.failures = failures
+        self.final = final
         names = ", ".join(sorted(failures))
         super().__init__(f"delivery failed for sink(s): {names}", retryable=True)
 
@@ -114,9 +120,15 @@ class Pipeline:
         return len(self._in_progress)
 
     def submit(
-        self, compiled: CompiledRoute, notification: Notification
+        self,
+        compiled: CompiledRoute,
+        notification: Notification,
+        sinks: Collection[str] | None = None,
     ) -> asyncio.Task[DeliveryReport]:
-        """The task working on this notification: a running one when it is a retry."""
+        """The task working on this notification: a running one when it is a retry.
+
+        `sinks` limits delivery to those of the route's sinks (a queued entry's remainder).
+        """
         route = compiled.settings
         identity = notification.identity(route.name)
         task = self._in_progress.get(identity)
@@ -125,7 +137,10 @@ class Pipeline:
             self._records[identity] = self._history.begin(
                 route.name, route.sinks, notification, identity
             )
-            task = asyncio.create_task(self._process(route, notification, identity, explain))
+            targets = [s for s in route.sinks if sinks is None or s in sinks]
+            task = asyncio.create_task(
+                self._process(route, notification, identity, explain, targets)
+            )
             self._in_progress[identity] = task
             self._metrics.notifications_in_progress.inc()
             task.add_done_callback(lambda t: self._finished(identity, t))
@@ -156,7 +171,12 @@ class Pipeline:
         return 0
 
     async def _process(
-        self, route: RouteSettings, notification: Notification, identity: str, explain: bool
+        self,
+        route: RouteSettings,
+        notification: Notification,
+        identity: str,
+        explain: bool,
+        targets: list[str],
     ) -> DeliveryReport:
         """Hold the notification's lease (other replicas wait), then explain and deliver."""
         lease = f"lease:{identity}"
@@ -165,12 +185,17 @@ class Pipeline:
         while not await self._state.claim(lease, self.owner, self._lease_ttl):  # noqa: ASYNC110
             await asyncio.sleep(0.1)
         try:
-            return await self._explain_and_deliver(route, notification, identity, explain)
+            return await self._explain_and_deliver(route, notification, identity, explain, targets)
         finally:
             await self._state.release(lease, self.owner)
 
     async def _explain_and_deliver(
-        self, route: RouteSettings, notification: Notification, identity: str, explain: bool
+        self,
+        route: RouteSettings,
+        notification: Notification,
+        identity: str,
+        explain: bool,
+        targets: list[str],
     ) -> DeliveryReport:
         started = time.perf_counter()
         log = logger.bind(
@@ -182,18 +207,16 @@ class Pipeline:
         )
         group = notification.group_identity(route.name)
         record = self._records[identity]
-        pending = [s for s in route.sinks if not await self._already_delivered(group, identity, s)]
-        for sink in set(route.sinks) - set(pending):
+        pending = [s for s in targets if not await self._already_delivered(group, identity, s)]
+        for sink in set(targets) - set(pending):
             self._metrics.deliveries.labels(sink, "duplicate").inc()
             record.delivered(sink, "duplicate")
         if not pending:
             record.finish("duplicate", time.perf_counter() - started)
             self._metrics.notifications_processed.labels(route.name, "duplicate").inc()
-            log.info(
-                "notification", outcome="duplicate", sinks=dict.fromkeys(route.sinks, "duplicate")
-            )
+            log.info("notification", outcome="duplicate", sinks=dict.fromkeys(targets, "duplicate"))
             return DeliveryReport(
-                route.name, False, False, None, dict.fromkeys(route.sinks, "duplicate")
+                route.name, False, False, None, dict.fromkeys(targets, "duplicate")
             )
 
         outcome = await self._explainer.explain(route, notification) if explain else Outcome()
@@ -214,7 +237,8 @@ class Pipeline:
         results = await asyncio.gather(
             *(self._deliver(s, message, group, identity) for s in pending)
         )
-        sinks = dict.fromkeys(route.sinks, "duplicate") | dict(zip(pending, results, strict=True))
+        outcomes = dict(zip(pending, results, strict=True))
+        sinks = dict.fromkeys(targets, "duplicate") | {s: r for s, (r, _) in outcomes.items()}
         failures = {s: r for s, r in sinks.items() if r not in ("delivered", "duplicate")}
         log.info(
             "notification",
@@ -231,7 +255,7 @@ class Pipeline:
         ).inc()
         record.finish("failed" if failures else "delivered", time.perf_counter() - started)
         if failures:
-            raise DeliveryFailed(failures)
+            raise DeliveryFailed(failures, frozenset(s for s, (_, f) in outcomes.items() if f))
         return DeliveryReport(
             route.name,
             outcome.text is not None,
@@ -246,8 +270,13 @@ class Pipeline:
         # it, while a flap back to an earlier state (firing, resolved, firing...) does not.
         return await self._state.get(f"delivered:{sink}:{group}") == identity
 
-    async def _deliver(self, sink_name: str, message: Message, group: str, identity: str) -> str:
-        """Send to one sink; "delivered", or the reason it failed (never raises)."""
+    async def _deliver(
+        self, sink_name: str, message: Message, group: str, identity: str
+    ) -> tuple[str, bool]:
+        """Send to one sink: "delivered" or why it failed, and whether that failure is final.
+
+        Never raises.
+        """
         sink = self._sinks[sink_name]
         record = self._records[identity]
         started = time.perf_counter()
@@ -259,19 +288,19 @@ class Pipeline:
             logger.warning(
                 "delivery_failed", sink=sink_name, error=str(exc), retryable=exc.retryable
             )
-            result = str(exc)
+            result, final = str(exc), not exc.retryable
         except Exception as exc:  # a bug in one sink must not lose the others' deliveries
             logger.exception("delivery_crashed", sink=sink_name)
-            result = f"sink {sink_name!r} failed unexpectedly ({type(exc).__name__})"
+            result, final = f"sink {sink_name!r} failed unexpectedly ({type(exc).__name__})", False
         else:
             await self._state.put(
                 f"delivered:{sink_name}:{group}", identity, self._settings.delivery.dedup_window
             )
-            result = "delivered"
+            result, final = "delivered", False
         seconds = time.perf_counter() - started
         record.delivered(sink_name, result, seconds)
         self._metrics.delivery_duration.labels(sink_name).observe(seconds)
         self._metrics.deliveries.labels(
             sink_name, "ok" if result == "delivered" else "failed"
         ).inc()
-        return result
+        return result, final

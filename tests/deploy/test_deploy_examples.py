@@ -197,7 +197,7 @@ def test_kube_prometheus_stack_operator_snippet() -> None:
 def test_rules_pass_promtool_check() -> None:
     result = run(tool("promtool"), "check", "rules", str(RULES))
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 5 rules found" in result.stdout
+    assert "SUCCESS: 7 rules found" in result.stdout
 
 
 def test_rules_unit_tests_pass() -> None:
@@ -300,6 +300,9 @@ def test_dashboard_shows_what_the_issue_asks_for() -> None:
         "histogram_quantile(0.99,",
         "sum by (sink, outcome) (rate(alert_explainer_deliveries_total",
         "alert_explainer_explanations_reused_total",
+        "max by (route, sink) (alert_explainer_dead_letters",
+        "alert_explainer_queue_entries",
+        "alert_explainer_queue_oldest_age_seconds",
     ):
         assert needle in queries, needle
     board = dashboard()

@@ -131,6 +131,9 @@ def case_values() -> dict[str, dict[str, Any]]:
     for path in sorted((CHART_DIR / "ci").glob("*-values.yaml")):
         cases[path.name.removesuffix("-values.yaml")] = yaml.safe_load(path.read_text()) or {}
     cases["docs"] = docs_helm_install().values
+    for block in code_blocks(docs_section("Choose a delivery mode"), "yaml"):
+        name = block.splitlines()[0].removeprefix("# ").removesuffix("-values.yaml")
+        cases[f"docs-{name}"] = yaml.safe_load(block)
     return cases
 
 
@@ -749,3 +752,134 @@ def test_notes_warn_about_per_pod_duplicate_memory_only_without_redis(chart: hel
     )
     assert "own duplicate-suppression memory" in memory.notes
     assert "own duplicate-suppression memory" not in shared.notes
+
+
+# --- async delivery: the queue on a volume (SQLite) or in Redis -----------------------------
+
+
+def volume_mounts(rendered: Rendered) -> dict[str, str]:
+    return {m["name"]: m["mountPath"] for m in rendered.container["volumeMounts"]}
+
+
+def test_async_on_sqlite_keeps_the_queue_on_a_claim_with_one_pod_recreated(
+    chart: helm.Chart,
+) -> None:
+    rendered = render(chart, CASES["async-sqlite"])
+    claim = rendered.one("PersistentVolumeClaim")
+    assert claim["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "fast-ssd",
+        "resources": {"requests": {"storage": "2Gi"}},
+    }
+    spec = rendered.deployment["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}
+    assert "HorizontalPodAutoscaler" not in rendered.kinds()
+    queue_path = Path(rendered.config["delivery"].get("queue_path", DEFAULT_QUEUE_PATH))
+    assert volume_mounts(rendered)["queue"] == str(queue_path.parent)
+    volumes = {v["name"]: v for v in spec["template"]["spec"]["volumes"]}
+    assert volumes["queue"]["persistentVolumeClaim"] == {"claimName": claim["metadata"]["name"]}
+    assert "dead-letters replay --all" in rendered.notes
+
+
+DEFAULT_QUEUE_PATH = "/var/lib/alert-explainer/queue.sqlite3"
+
+
+def test_the_claim_follows_the_configured_queue_path_and_can_be_an_existing_one(
+    chart: helm.Chart,
+) -> None:
+    values = deep_merge(
+        CASES["async-sqlite"],
+        {
+            "config": {"delivery": {"queue_path": "/data/queue/alerts.sqlite3"}},
+            "persistence": {"existingClaim": "kept-queue", "storageClass": "-"},
+        },
+    )
+    rendered = render(chart, values)
+    assert "PersistentVolumeClaim" not in rendered.kinds()
+    assert volume_mounts(rendered)["queue"] == "/data/queue"
+    volumes = {v["name"]: v for v in rendered.deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["queue"]["persistentVolumeClaim"] == {"claimName": "kept-queue"}
+
+
+def test_a_claim_without_storage_class_asks_for_none(chart: helm.Chart) -> None:
+    values = deep_merge(CASES["async-sqlite"], {"persistence": {"storageClass": "-"}})
+    claim = render(chart, values).one("PersistentVolumeClaim")
+    assert claim["spec"]["storageClassName"] == ""
+
+
+def test_the_docs_delivery_modes_render_as_described(chart: helm.Chart) -> None:
+    sqlite = render(chart, CASES["docs-async-sqlite"])
+    assert sqlite.one("PersistentVolumeClaim")["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert sqlite.deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert volume_mounts(sqlite)["queue"] == "/var/lib/alert-explainer"
+    redis = render(chart, CASES["docs-async-redis"])
+    assert redis.one("HorizontalPodAutoscaler")["spec"]["minReplicas"] == 2
+    assert "PersistentVolumeClaim" not in redis.kinds()
+
+
+def test_async_on_redis_runs_any_number_of_replicas_with_the_autoscaler(
+    chart: helm.Chart,
+) -> None:
+    rendered = render(chart, CASES["async-redis"])
+    autoscaler = rendered.one("HorizontalPodAutoscaler")["spec"]
+    assert (autoscaler["minReplicas"], autoscaler["maxReplicas"]) == (2, 6)
+    assert rendered.deployment["spec"]["strategy"]["type"] == "RollingUpdate"
+    assert "PersistentVolumeClaim" not in rendered.kinds()
+    assert "queue" not in volume_mounts(rendered)
+    assert rendered.config["delivery"]["mode"] == "async"
+    assert rendered.config["state"]["backend"] == "redis"
+
+
+ASYNC_SQLITE = "config.delivery.mode async without the Redis backend keeps its queue in the "
+ASYNC = {"config": {"delivery": {"mode": "async"}}}
+REDIS = {"config": {"state": {"backend": "redis", "url": "redis://redis:6379/0"}}}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            ASYNC,
+            f"{ASYNC_SQLITE}SQLite file /var/lib/alert-explainer/queue.sqlite3, and the pod's "
+            "root filesystem is read-only: set persistence.enabled=true (a PersistentVolumeClaim "
+            "mounted at /var/lib/alert-explainer), or keep the queue in Redis with "
+            "config.state.backend: redis",
+        ),
+        (
+            deep_merge(ASYNC, {"persistence": {"enabled": True}, "replicaCount": 2}),
+            f"{ASYNC_SQLITE}SQLite file /var/lib/alert-explainer/queue.sqlite3, which one pod "
+            "alone may write: set replicaCount: 1, or use config.state.backend: redis (the "
+            "queue on Redis Streams) for 2 replicas",
+        ),
+        (
+            deep_merge(ASYNC, {"persistence": {"enabled": True}, "autoscaling": {"enabled": True}}),
+            f"{ASYNC_SQLITE}SQLite file /var/lib/alert-explainer/queue.sqlite3, which one pod "
+            "alone may write: set autoscaling.enabled=false, or use config.state.backend: redis "
+            "(the queue on Redis Streams) to autoscale",
+        ),
+        (
+            deep_merge(deep_merge(ASYNC, REDIS), {"persistence": {"enabled": True}}),
+            "persistence.enabled holds the SQLite queue of config.delivery.mode async, but with "
+            "config.state.backend: redis the queue is in Redis: set persistence.enabled=false",
+        ),
+        (
+            {"persistence": {"enabled": True}},
+            "persistence.enabled holds the SQLite queue of config.delivery.mode async, but the "
+            "mode is sync, which queues nothing: set persistence.enabled=false",
+        ),
+    ],
+    ids=["no-volume", "replicas", "autoscaler", "volume-with-redis", "volume-in-sync-mode"],
+)
+def test_queue_combinations_that_cannot_work_are_refused_saying_what_to_do(
+    chart: helm.Chart, values: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(helm.HelmError) as raised:
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    assert message in str(raised.value)
+
+
+def test_the_schema_refuses_a_claim_size_that_is_no_quantity(chart: helm.Chart) -> None:
+    values = deep_merge(CASES["async-sqlite"], {"persistence": {"size": "two gigs"}})
+    with pytest.raises(helm.HelmError, match="size"):
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)

@@ -162,6 +162,19 @@ async def test_a_5xx_is_retried(name: str, recorder: RecordingServer) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(DESTINATIONS))
+async def test_a_408_request_timeout_is_retried_like_a_5xx(
+    name: str, recorder: RecordingServer
+) -> None:
+    destination = DESTINATIONS[name]
+    recorder.default = destination.ok
+    recorder.script(Reply(status=408, body=b"request timeout"))
+
+    await deliver(configured(name, recorder.url), message())
+
+    assert [r.status for r in recorder.received] == [408, destination.ok.status]
+
+
+@pytest.mark.parametrize("name", sorted(DESTINATIONS))
 async def test_a_4xx_is_final_and_reports_the_destinations_error_without_the_secret(
     name: str, recorder: RecordingServer
 ) -> None:

@@ -174,6 +174,33 @@ already in the release's Secret (so upgrades keep it), else a new random one.
 {{- end }}
 {{- end }}
 
+{{/*
+Where the async queue lives: "sync" (no queue), "sqlite" (a file on the pod's volume, one
+writer) or "redis" (Redis Streams, shared by any number of replicas). The service decides the
+same way: async mode with the Redis state backend keeps its queue in Redis.
+*/}}
+{{- define "alert-explainer.queueBackend" -}}
+{{- $config := default dict .Values.config }}
+{{- if ne (dig "delivery" "mode" "sync" $config) "async" }}sync
+{{- else if eq (dig "state" "backend" "memory" $config) "redis" }}redis
+{{- else }}sqlite
+{{- end }}
+{{- end }}
+
+{{/* The SQLite queue file (config.delivery.queue_path) and the directory the claim is mounted at. */}}
+{{- define "alert-explainer.queuePath" -}}
+{{- dig "delivery" "queue_path" "/var/lib/alert-explainer/queue.sqlite3" (default dict .Values.config) }}
+{{- end }}
+
+{{- define "alert-explainer.queueDir" -}}
+{{- dir (include "alert-explainer.queuePath" .) }}
+{{- end }}
+
+{{/* The PersistentVolumeClaim holding the queue: the existing one, or the chart's. */}}
+{{- define "alert-explainer.claimName" -}}
+{{- .Values.persistence.existingClaim | default (include "alert-explainer.fullname" .) }}
+{{- end }}
+
 {{/* Refuse value combinations that cannot work, with a message saying what to change. */}}
 {{- define "alert-explainer.validate" -}}
 {{- if and .Values.secrets.existingSecret (or .Values.secrets.clankerApiKey .Values.secrets.values) }}
@@ -193,6 +220,21 @@ already in the release's Secret (so upgrades keep it), else a new random one.
 {{- if not (has . $routes) }}
 {{- fail (printf "alertmanagerConfig.webhookRoute %q is not a route in config.routes (%s)" . (join ", " $routes)) }}
 {{- end }}
+{{- end }}
+{{- $queue := include "alert-explainer.queueBackend" . }}
+{{- if eq $queue "sqlite" }}
+{{- $where := printf "config.delivery.mode async without the Redis backend keeps its queue in the SQLite file %s" (include "alert-explainer.queuePath" .) }}
+{{- if not .Values.persistence.enabled }}
+{{- fail (printf "%s, and the pod's root filesystem is read-only: set persistence.enabled=true (a PersistentVolumeClaim mounted at %s), or keep the queue in Redis with config.state.backend: redis" $where (include "alert-explainer.queueDir" .)) }}
+{{- end }}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- fail (printf "%s, which one pod alone may write: set replicaCount: 1, or use config.state.backend: redis (the queue on Redis Streams) for %d replicas" $where (int .Values.replicaCount)) }}
+{{- end }}
+{{- if .Values.autoscaling.enabled }}
+{{- fail (printf "%s, which one pod alone may write: set autoscaling.enabled=false, or use config.state.backend: redis (the queue on Redis Streams) to autoscale" $where) }}
+{{- end }}
+{{- else if .Values.persistence.enabled }}
+{{- fail (printf "persistence.enabled holds the SQLite queue of config.delivery.mode async, but %s: set persistence.enabled=false" (ternary "the mode is sync, which queues nothing" "with config.state.backend: redis the queue is in Redis" (eq $queue "sync"))) }}
 {{- end }}
 {{- if and .Values.webhookAuth.enabled (not .Values.secrets.keys.webhookBearerToken) }}
 {{- fail "webhookAuth.enabled needs secrets.keys.webhookBearerToken (the Secret key holding the token)" }}

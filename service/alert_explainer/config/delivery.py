@@ -1,4 +1,4 @@
-"""`delivery`: duplicate suppression and the sync/async delivery mode."""
+"""`delivery`: duplicate suppression, the sync/async delivery mode and when to give up."""
 
 from __future__ import annotations
 
@@ -20,3 +20,6 @@ class DeliverySettings(Model):
     mode: Literal["sync", "async"] = "sync"
     queue_path: Path = Path("/var/lib/alert-explainer/queue.sqlite3")
     queue_max: int = Field(default=10_000, ge=1)
+    # async: a queued notification still missing a sink after this long becomes a dead letter
+    # (as does one a sink refuses for good), so a dead destination never fills the queue.
+    max_age: Duration = 6 * 3600.0

@@ -69,7 +69,7 @@ def build_sink(settings: SinkSettings, http: HttpClient, state: StateStore) -> S
                 retry_after=discord.retry_after,
             )
         case GoogleChatSinkSettings():
-            return PostingSink(settings, http, googlechat.payload, url=googlechat.threaded)
+            return googlechat.GoogleChatSink(settings, http, state)
         case MattermostSinkSettings():
             render = partial(
                 mattermost.payload, channel=settings.channel, username=settings.username

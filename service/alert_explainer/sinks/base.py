@@ -201,7 +201,8 @@ class HttpPoster:
                         exc.args = (self.scrub(str(exc)),)
                         raise
                 return response
-            retryable = response.status == 429 or response.status >= 500
+            # Any other 4xx is final: sending the same request again cannot succeed.
+            retryable = response.status in (408, 429) or response.status >= 500
             wait = response.retry_after()
             if wait is None and self._retry_after is not None:
                 wait = self._retry_after(response)

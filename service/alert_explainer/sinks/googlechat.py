@@ -7,7 +7,10 @@ so untrusted text is HTML-escaped (`&`, `<`, `>`), which also keeps `<users/all>
 being a mention. The card header and `fallbackText` (shown in notifications) are plain
 text. Threading: `thread.threadKey` names the thread (derived from the group key) and
 `messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD` makes later notifications of
-the group, including the resolution, replies in it.
+the group, including the resolution, replies in it. Chat creates the thread with the
+first message of a key, so two first messages posted together could start two threads:
+the first post of a group is made alone, the others wait for it (sinks/threads.py), and
+the thread's name Chat answers with is kept in the state store.
 """
 
 from __future__ import annotations
@@ -15,17 +18,21 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from alert_explainer.sinks.base import Message
+from alert_explainer.config import GoogleChatSinkSettings
+from alert_explainer.sinks.base import HttpPoster, Message, Rendered, json_field
 from alert_explainer.sinks.facts import Link
 from alert_explainer.sinks.layout import View, clip, fit
 from alert_explainer.sinks.markup import Markup, alert_line
-from alert_explainer.transport import encode_json
+from alert_explainer.sinks.threads import Threads
+from alert_explainer.store import StateStore
+from alert_explainer.transport import HttpClient, encode_json
 
 MAX_BYTES = 32_000
 MAX_WIDGETS = 100
 MAX_ALERTS_LISTED = 20
 MAX_TITLE = 200
 REPLY_OPTION = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+THREAD_TTL = 7 * 86400.0  # how long the thread's name is kept (replies also work without it)
 
 
 def escape(text: str) -> str:
@@ -120,3 +127,34 @@ def payload(message: Message, sink: str = "googlechat") -> dict[str, Any]:
 def threaded(url: str) -> str:
     """The webhook URL with the reply option that makes threadKey take effect."""
     return url + ("&" if "?" in url else "?") + f"messageReplyOption={REPLY_OPTION}"
+
+
+class GoogleChatSink:
+    """Posts cards to a space's webhook, the first of each group alone (one thread)."""
+
+    def __init__(
+        self, settings: GoogleChatSinkSettings, http: HttpClient, state: StateStore
+    ) -> None:
+        self.name = settings.name
+        url = settings.url.get_secret_value()
+        self._poster = HttpPoster(
+            settings.name, http, threaded(url), settings.timeout, secrets=[url]
+        )
+        self._threads = Threads(state, ttl=THREAD_TTL, wait=settings.timeout + 5.0)
+
+    def render(self, message: Message) -> Rendered:
+        """The card, fitted to the size limits, in the group's thread."""
+        return Rendered(payload(message, self.name))
+
+    async def send(self, message: Message, rendered: Rendered | None = None) -> None:
+        """Post the card in the group's thread, after the thread's first message if racing."""
+        body = (rendered or self.render(message)).body
+        key = f"googlechat:thread:{self.name}:{body['thread']['threadKey']}"
+
+        async def post(parent: str | None) -> str | None:
+            # A reply names the thread by its key too: Chat finds the thread the first made.
+            response = await self._poster.post(body)
+            name = json_field(response, "thread", "name")
+            return name if isinstance(name, str) and name else body["thread"]["threadKey"]
+
+        await self._threads.send(key, post, self.name)

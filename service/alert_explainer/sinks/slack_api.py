@@ -3,7 +3,8 @@
 The first notification of a group starts a message; every later one (reminders, new
 alerts, the resolution) is a reply under it, so a channel shows one line per incident.
 The parent's `ts` is kept in the state store per (sink, channel, group) for
-`thread_ttl` (7 days by default); after that a group starts a new thread.
+`thread_ttl` (7 days by default); after that a group starts a new thread. First
+notifications that race (replicas, retries) still give one parent: see sinks/threads.py.
 
 Contract (docs.slack.dev, chat.postMessage): `Authorization: Bearer xoxb-…`; application
 errors are HTTP 200 with `{"ok": false, "error": "..."}`; `ratelimited` and HTTP 429
@@ -19,6 +20,7 @@ from alert_explainer.config import SlackApiSinkSettings
 from alert_explainer.errors import SinkError
 from alert_explainer.sinks.base import HttpPoster, Message, Rendered, error_text, json_field
 from alert_explainer.sinks.slack import payload
+from alert_explainer.sinks.threads import Threads
 from alert_explainer.store import StateStore
 from alert_explainer.transport import HttpClient, HttpResponse
 
@@ -39,8 +41,7 @@ class SlackApiSink:
     def __init__(self, settings: SlackApiSinkSettings, http: HttpClient, state: StateStore) -> None:
         self.name = settings.name
         self._channel = settings.channel
-        self._state = state
-        self._ttl = settings.thread_ttl
+        self._threads = Threads(state, ttl=settings.thread_ttl, wait=settings.timeout + 5.0)
         token = settings.token.get_secret_value()
         self._headers = {"Authorization": f"Bearer {token}"}
         self._poster = HttpPoster(
@@ -67,14 +68,15 @@ class SlackApiSink:
     async def send(self, message: Message, rendered: Rendered | None = None) -> None:
         """Post the message, as a reply when its group already has a thread."""
         key = thread_key(self.name, self._channel, message.notification.group_key)
-        parent = await self._state.get(key)
         body: dict[str, Any] = dict((rendered or self.render(message)).body)
-        if parent:
-            body["thread_ts"] = parent
-        response = await self._poster.post(body, headers=self._headers)
-        ts = json_field(response, "ts")
-        if not parent and isinstance(ts, str) and ts:
-            await self._state.put(key, ts, self._ttl)
+
+        async def post(parent: str | None) -> str | None:
+            threading = {"thread_ts": parent} if parent else {}
+            response = await self._poster.post(body | threading, headers=self._headers)
+            ts = json_field(response, "ts")
+            return ts if isinstance(ts, str) and ts else None
+
+        await self._threads.send(key, post, self.name)
 
     def _accept(self, response: HttpResponse) -> None:
         """Slack answers 200 even for errors: only `ok: true` is a delivery."""
