@@ -2,13 +2,14 @@
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from alert_explainer.transport import HttpClient
 from tests.support.alertmanager import (
     ALERTMANAGER_BIN,
     AlertmanagerProcess,
@@ -33,6 +34,14 @@ def clanker() -> Iterator[ClankerEmulator]:
     """A started Clanker Cloud emulator (paid key ``test-paid-key``, free key ``test-free-key``)."""
     with ClankerEmulator() as emulator:
         yield emulator
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[HttpClient]:
+    """The service's outbound HTTP client, closed at teardown (use from anyio tests)."""
+    client = HttpClient()
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture

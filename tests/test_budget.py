@@ -34,7 +34,7 @@ def guard(clock: Clock | None = None, metrics: Metrics | None = None, **limits: 
         InferenceLimits(**limits),
         BreakerSettings(failures=3, cooldown=30),
         MemoryStore(),
-        metrics or Metrics(routes=["r"], sinks=["s"], models=["m"]),
+        metrics or Metrics(routes=["r"], sinks=["s"], backends={"clanker": ["m"]}),
         clock=clock or Clock(),
     )
 
@@ -200,7 +200,7 @@ async def test_shutdown_ends_waits_early_with_its_own_reason() -> None:
 
 
 async def test_waiting_shows_in_the_waiters_gauge_and_the_wait_histogram() -> None:
-    metrics = Metrics(routes=["r"], sinks=["s"], models=["m"])
+    metrics = Metrics(routes=["r"], sinks=["s"], backends={"clanker": ["m"]})
     g = guard(metrics=metrics, concurrency=1)
     holders = Holders(g)
     await holders.hold(1)

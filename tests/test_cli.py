@@ -146,3 +146,76 @@ def test_render_with_situation_reuse_off_says_every_state_is_explained(
     assert capsys.readouterr().err.splitlines()[-1] == (
         "  rule: off (inference.reexplain_after: 0): every distinct alert state is explained"
     )
+
+
+CHAIN = """
+inference:
+  api_key: sk-primary-secret
+  fallbacks:
+    - name: in-cluster
+      api: openai
+      url: http://127.0.0.1:9/v1/chat/completions
+      model: qwen2.5-7b-instruct
+      max_tokens: 600
+    - name: ollama
+      api: openai
+      url: http://127.0.0.1:9/v1/chat/completions
+      auth: none
+      model: llama3.2
+routes:
+  - {name: default, sinks: [log], model: gemini-3.5-pro}
+"""
+
+
+def test_render_prints_a_fallbacks_exact_body(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, CHAIN)
+    assert main(["render", "--config", str(path), "--backend", "in-cluster", str(SAMPLE)]) == 0
+    body: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert list(body) == ["model", "messages", "max_tokens"]
+    assert body["model"] == "qwen2.5-7b-instruct"  # the route's model is the first backend's
+    assert body["max_tokens"] == 600
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+
+
+def test_render_without_a_backend_prints_the_first_ones_body(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, CHAIN)
+    assert main(["render", "--config", str(path), str(SAMPLE)]) == 0
+    body: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert list(body) == ["provider", "model", "messages", "metadata"]
+    assert body["model"] == "gemini-3.5-pro"
+
+
+def test_render_names_the_backends_when_asked_for_an_unknown_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, CHAIN)
+    assert main(["render", "--config", str(path), "--backend", "vllm", str(SAMPLE)]) == 1
+    err = capsys.readouterr().err
+    assert "unknown backend 'vllm'; configured: clanker, in-cluster, ollama" in err
+
+
+def test_check_config_lists_each_backend_in_order_without_secrets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, CHAIN)
+    assert main(["check-config", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1
+    assert (
+        "backends in order: clanker (clanker, gemini-3.5-flash, key set) -> "
+        "in-cluster (openai, qwen2.5-7b-instruct, key NOT set (skipped)) -> "
+        "ollama (openai, llama3.2, key not needed); deadline 60 s"
+    ) in out
+    assert "sk-primary-secret" not in out
+
+
+def test_check_config_names_a_backends_problem_with_its_path(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write(tmp_path, "inference:\n  fallbacks: [{name: x, api: openai, model: m}]\n")
+    assert main(["check-config", "--config", str(path)]) == 1
+    assert "inference.fallbacks[0]: url is required with api: openai" in capsys.readouterr().err

@@ -75,7 +75,7 @@ sinks:
     text = "\n".join(caught.value.problems)
     assert "server.port:" in text
     assert "inference.auth:" in text
-    assert "'x-api-key' or 'bearer'" in text
+    assert "'x-api-key', 'bearer', 'api-key' or 'none'" in text
     assert "inference.timeout: expected a duration" in text
     assert "sinks[0].url: Field required" in text
     assert "sinks[1]: unknown sink type; expected one of: log, webhook, slack" in text

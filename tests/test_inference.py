@@ -1,41 +1,30 @@
-"""The inference client against the Clanker emulator: request shape, errors and retries."""
+"""The Clanker backend against the Clanker emulator: request shape, errors and retries."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from alert_explainer.config import InferenceSettings
 from alert_explainer.errors import InferenceError
-from alert_explainer.inference import Explanation, InferenceClient
-from alert_explainer.prompts import ChatMessage
+from alert_explainer.inference import Backend, Explanation, build_backend
 from alert_explainer.transport import HttpClient
+from tests.support.chat import MESSAGES, METADATA
 from tests.support.clanker import Behaviour, ClankerEmulator
 
 pytestmark = pytest.mark.anyio
 
-MESSAGES = [ChatMessage("system", "Be brief."), ChatMessage("user", "Explain X.")]
-METADATA = {"route": "default", "receiver": "team", "status": "firing", "alert_count": 1}
 
-
-@pytest.fixture
-async def http() -> AsyncIterator[HttpClient]:
-    client = HttpClient()
-    yield client
-    await client.aclose()
-
-
-def client_for(http: HttpClient, clanker: ClankerEmulator, **overrides: Any) -> InferenceClient:
+def client_for(http: HttpClient, clanker: ClankerEmulator, **overrides: Any) -> Backend:
     settings = InferenceSettings.model_validate(
         {"url": clanker.url, "api_key": "test-paid-key", "timeout": 5, **overrides}
     )
-    return InferenceClient(http, settings)
+    return build_backend(http, settings)
 
 
-async def explain(client: InferenceClient) -> Explanation:
+async def explain(client: Backend) -> Explanation:
     return await client.explain(MESSAGES, model="gemini-3.5-flash", metadata=METADATA)
 
 
@@ -44,7 +33,12 @@ async def test_the_request_has_exactly_the_documented_shape(
 ) -> None:
     clanker.default = Behaviour.ok(content="It is broken.")
     result = await explain(client_for(http, clanker, metadata={"cluster": "prod"}))
-    assert result == Explanation(text="It is broken.", model="gemini-3.5-flash")
+    assert result == Explanation(
+        text="It is broken.",
+        model="gemini-3.5-flash",
+        backend="clanker",
+        requested="gemini-3.5-flash",
+    )
     (call,) = clanker.calls
     assert call.json() == {
         "provider": "gemini",
@@ -160,15 +154,17 @@ async def test_a_200_that_is_not_the_documented_shape_is_an_error_and_not_retrie
 
 
 async def test_an_unreachable_api_is_a_connection_error(http: HttpClient) -> None:
-    settings = InferenceSettings(url="http://127.0.0.1:9/v1", api_key="k", timeout=0.5)  # type: ignore[arg-type]
+    settings = InferenceSettings.model_validate(
+        {"url": "http://127.0.0.1:9/v1", "api_key": "k", "timeout": 0.5}
+    )
     with pytest.raises(InferenceError) as caught:
-        await explain(InferenceClient(http, settings))
+        await explain(build_backend(http, settings))
     assert caught.value.code == "connection_error"
     assert "127.0.0.1" not in caught.value.reason
 
 
 async def test_without_a_key_no_call_is_made(http: HttpClient, clanker: ClankerEmulator) -> None:
-    client = InferenceClient(http, InferenceSettings(url=clanker.url))
+    client = build_backend(http, InferenceSettings.model_validate({"url": clanker.url}))
     with pytest.raises(InferenceError, match="no API key configured"):
         await explain(client)
     assert clanker.requests == []

@@ -63,6 +63,7 @@ def test_an_explained_notification_reaches_the_webhook_sink(
         "explained": True,
         "reused": False,
         "error": None,
+        "backend": "clanker",
         "sinks": {"team": "delivered"},
     }
     assert abs(datetime.fromisoformat(explained_at) - datetime.now(UTC)) < timedelta(minutes=1)
@@ -78,6 +79,7 @@ def test_an_explained_notification_reaches_the_webhook_sink(
         "explained": True,
         "error": None,
         "model": "gemini-3.5-flash",
+        "backend": "clanker",
         "reused": False,
         "explainedAt": explained_at,
         "reuse": None,
@@ -289,6 +291,7 @@ def test_a_repeat_after_the_dedup_window_is_delivered_again_from_the_cache(
         "reused": False,
         "explained_at": None,
         "error": None,
+        "backend": None,
         "sinks": {"team": "duplicate"},
     }
     time.sleep(1.2)
@@ -298,6 +301,7 @@ def test_a_repeat_after_the_dedup_window_is_delivered_again_from_the_cache(
     assert body is not None
     assert body["reused"] is True
     assert body["explained"]
+    assert body["backend"] == "clanker"  # the cached outcome remembers who answered
     assert len(recorder.delivered) == 2
     first, reminder = (r.json() for r in recorder.delivered)
     assert reminder["summary"] == first["summary"]  # the same state: no reuse note
@@ -386,7 +390,8 @@ def test_metrics_are_exposed_in_prometheus_format(
     for line in (
         'alert_explainer_notifications_received_total{route="default",status="firing"} 1.0',
         'alert_explainer_alerts_received_total{route="default",status="firing"} 2.0',
-        'alert_explainer_inference_requests_total{model="gemini-3.5-flash",outcome="ok"} 1.0',
+        'alert_explainer_inference_requests_total{backend="clanker",model="gemini-3.5-flash",'
+        'outcome="ok"} 1.0',
         'alert_explainer_deliveries_total{outcome="ok",sink="team"} 1.0',
         'alert_explainer_notifications_processed_total{outcome="delivered",route="default"} 1.0',
         'alert_explainer_webhook_responses_total{code="200"} 1.0',

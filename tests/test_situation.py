@@ -234,7 +234,7 @@ def test_a_record_survives_the_state_store_and_an_unreadable_one_is_none() -> No
 
 def situations(window: str = "1h") -> Situations:
     settings = InferenceSettings.model_validate({"reexplain_after": window})
-    return Situations(settings, MemoryStore(), Metrics(["default"], [], []), ["default"])
+    return Situations(settings, MemoryStore(), Metrics(["default"], [], {}), ["default"])
 
 
 @pytest.mark.anyio

@@ -38,7 +38,7 @@ def gauges(metrics: Metrics) -> tuple[float | None, float | None]:
 
 
 def test_each_arrival_is_recorded_and_the_gaps_give_the_interval() -> None:
-    metrics, clock = Metrics([], [], []), Clock()
+    metrics, clock = Metrics([], [], {}), Clock()
     recorder = WatchdogClock(metrics, clock)
 
     recorder.saw(watchdog())
@@ -50,7 +50,7 @@ def test_each_arrival_is_recorded_and_the_gaps_give_the_interval() -> None:
 
 
 def test_a_retry_moves_the_last_arrival_but_not_the_interval() -> None:
-    metrics, clock = Metrics([], [], []), Clock()
+    metrics, clock = Metrics([], [], {}), Clock()
     recorder = WatchdogClock(metrics, clock)
     recorder.saw(watchdog())
     clock.now += 300
@@ -64,7 +64,7 @@ def test_a_retry_moves_the_last_arrival_but_not_the_interval() -> None:
 
 
 def test_other_alerts_and_a_resolved_watchdog_are_not_arrivals() -> None:
-    metrics, clock = Metrics([], [], []), Clock()
+    metrics, clock = Metrics([], [], {}), Clock()
     recorder = WatchdogClock(metrics, clock)
 
     recorder.saw(watchdog(alertname="KubePodCrashLooping"))

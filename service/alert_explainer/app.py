@@ -26,12 +26,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from alert_explainer import __version__
 from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.auth import Authenticator
-from alert_explainer.budget import Priorities
 from alert_explainer.config import RouteSettings, Settings, StateSettings
 from alert_explainer.deadletters import DeadLetterStore
 from alert_explainer.errors import PayloadError
 from alert_explainer.evidence import Gatherer
-from alert_explainer.inference import InferenceClient
+from alert_explainer.inference import backend_models, build_chain, priority_names
 from alert_explainer.looplag import watch_loop_lag
 from alert_explainer.metrics import CONTENT_TYPE, Metrics
 from alert_explainer.openapi import openapi_document
@@ -148,12 +147,11 @@ def build_gatherer(
 
 def create_app(settings: Settings) -> Starlette:
     """The ASGI application for `settings`; clients and stores open in its lifespan."""
-    models = sorted({settings.inference.model, *(r.model for r in settings.routes if r.model)})
     metrics = Metrics(
         routes=[r.name for r in settings.routes],
         sinks=[s.name for s in settings.sinks],
-        models=models,
-        priorities=Priorities(settings.inference.limits.priority).names,
+        backends=backend_models(settings),
+        priorities=priority_names(settings),
         route_sinks={r.name: r.sinks for r in settings.routes},
     )
 
@@ -181,16 +179,17 @@ def create_app(settings: Settings) -> Starlette:
             ca_file=settings.http.ca_file,
             verify=not settings.http.insecure_skip_verify,
         )
-        inference = InferenceClient(http, settings.inference, metrics)
-        if not inference.configured:
-            logger.warning(
-                "no_api_key",
-                message="no inference API key configured: every alert is delivered with "
-                "'explanation unavailable: no API key configured'. Set CLANKER_CLOUD_API_KEY "
-                "or inference.api_key.",
-            )
-        warn_if_open(settings, global_auth, ui_auth)
         state = build_store(settings.state, metrics)
+        inference = build_chain(
+            http,
+            settings.inference,
+            state,
+            metrics,
+            ca_file=settings.http.ca_file,
+            verify=not settings.http.insecure_skip_verify,
+        )
+        inference.warn_about_keys()
+        warn_if_open(settings, global_auth, ui_auth)
         history = History(settings, state)
         history_writer = asyncio.create_task(history.run())
         sinks = build_sinks(settings.sinks, http, state)

@@ -6,6 +6,7 @@ explained a little later instead of not at all. A spent budget, the open breaker
 full wait list refuse at once, so the notification goes out with the fallback text,
 which says which limit it was. Rate and budget counters live in the state store (Redis
 when configured), so they hold across replicas; permits and the breaker are per process.
+Each inference backend has its own guard, named for it in the counters' keys and metrics.
 """
 
 from __future__ import annotations
@@ -125,7 +126,10 @@ class SpendGuard:
         store: StateStore,
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        *,
+        backend: str = "clanker",
     ) -> None:
+        self.backend = backend
         self._limits = limits
         self._store = store
         self._metrics = metrics
@@ -160,7 +164,8 @@ class SpendGuard:
             else:
                 self.breaker.record(ok=True)
             finally:
-                self._metrics.inference_circuit_open.set(1 if self.breaker.open else 0)
+                circuit = self._metrics.inference_circuit_open.labels(self.backend)
+                circuit.set(1 if self.breaker.open else 0)
         finally:
             self._permits.release()
 
@@ -202,7 +207,7 @@ class SpendGuard:
             limit: int | None = getattr(self._limits, name)
             if limit is None:
                 continue
-            key = f"budget:{name}:{int(self._clock() // seconds)}"
+            key = f"budget:{self.backend}:{name}:{int(self._clock() // seconds)}"
             if count:
                 over = await self._store.incr(key, ttl=seconds + 60) > limit
             else:
@@ -219,5 +224,5 @@ class SpendGuard:
         )
 
     def _refuse(self, limit: str, reason: str, code: str) -> NoReturn:
-        self._metrics.inference_limited.labels(limit).inc()
+        self._metrics.inference_limited.labels(self.backend, limit).inc()
         raise InferenceError(reason, code=code, retryable=False)

@@ -20,7 +20,13 @@ import uvicorn
 from alert_explainer import __version__
 from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.app import Lifecycle, build_gatherer, create_app
-from alert_explainer.config import CONFIG_PATH_ENV, RouteSettings, Settings, load_settings
+from alert_explainer.config import (
+    CONFIG_PATH_ENV,
+    BackendSettings,
+    RouteSettings,
+    Settings,
+    load_settings,
+)
 from alert_explainer.deadletters_command import add_dead_letters_command, dead_letters
 from alert_explainer.errors import ConfigError, PayloadError, TemplateError
 from alert_explainer.evidence import Evidence
@@ -68,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_config(render)
     render.add_argument("--route", default="default", help="route whose templates to use")
+    render.add_argument(
+        "--backend",
+        help="inference backend whose request to print (default: the first, inference.name)",
+    )
     render.add_argument("--pretty", action="store_true", help="indent the JSON for reading")
     render.add_argument(
         "--no-evidence",
@@ -109,6 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         templates,
         args.route,
         args.payload,
+        backend=args.backend,
         pretty=args.pretty,
         evidence=not args.no_evidence,
     )
@@ -166,14 +177,27 @@ class DrainingServer(uvicorn.Server):
 def summary(settings: Settings, path: Path | None) -> str:
     """One line describing a valid configuration, without any secret."""
     inference = settings.inference
-    key = "set" if inference.api_key or inference.api_key_file else "NOT set (fallback text only)"
     routes = "; ".join(f"{r.name} -> {', '.join(r.sinks)}" for r in settings.routes)
-    return (
+    line = (
         f"config OK ({path or 'built-in defaults'}): {len(settings.sinks)} sink(s), "
         f"{len(settings.routes)} route(s) [{routes}]; model {inference.model}"
-        f"{' via provider ' + inference.provider if inference.provider else ''}; API key {key}"
-        f"{_evidence_summary(settings)}"
+        f"{' via provider ' + inference.provider if inference.provider else ''}; "
     )
+    if not inference.fallbacks:
+        keys = f"API key {_key_state(inference, 'fallback text only')}"
+    else:
+        keys = "backends in order: " + " -> ".join(
+            f"{b.name} ({b.api}, {b.model}, key {_key_state(b, 'skipped')})"
+            for b in inference.backends
+        )
+        keys += f"; deadline {inference.chain_deadline:g} s"
+    return line + keys + _evidence_summary(settings)
+
+
+def _key_state(backend: BackendSettings, without: str) -> str:
+    if not backend.needs_key:
+        return "not needed"
+    return "set" if backend.api_key or backend.api_key_file else f"NOT set ({without})"
 
 
 def _evidence_summary(settings: Settings) -> str:
@@ -193,10 +217,12 @@ def render(
     route_name: str,
     payload: Path,
     *,
+    backend: str | None = None,
     pretty: bool,
     evidence: bool = True,
 ) -> int:
-    """Print the exact inference request body for `payload` on `route_name`.
+    """Print the exact request body `backend` (the first by default) would be sent for
+    `payload` on `route_name`.
 
     With an `evidence` section (and `evidence`), the evidence is gathered as the service
     would, so the body shows it; what was gathered is summarised on stderr.
@@ -208,6 +234,11 @@ def render(
             f"alert-explainer: unknown route {route_name!r}; configured: {known}", file=sys.stderr
         )
         return 1
+    chosen = settings.inference if backend is None else settings.inference.backend(backend)
+    if chosen is None:
+        known = ", ".join(b.name for b in settings.inference.backends)
+        print(f"alert-explainer: unknown backend {backend!r}; configured: {known}", file=sys.stderr)
+        return 1
     redactor = Redactor.from_settings(settings.redaction, settings.server.limits.max_value_length)
     if evidence and settings.evidence is not None:  # stdout is the body: log to stderr
         configure_logging(settings.log.format, settings.log.level, stream=sys.stderr)
@@ -215,7 +246,7 @@ def render(
         notification = parse_notification(payload.read_bytes(), settings.server.limits.payload)
         gathered = asyncio.run(gather(settings, notification)) if evidence else Evidence()
         body, _ = inference_request(
-            settings, redactor, templates[route.name], route, notification, gathered
+            settings, redactor, templates[route.name], route, notification, gathered, chosen
         )
     except OSError as exc:
         print(f"alert-explainer: cannot read {payload}: {exc.strerror}", file=sys.stderr)

@@ -5,10 +5,10 @@ fingerprint, status and annotations), so Alertmanager's retries, its HA peer and
 repeat_interval reminders reuse it. A firing group's explanation is also reused while its
 situation stays the same (situation.py: other pods, same problem). Otherwise the evidence
 is gathered (when configured), the notification is redacted, rendered within the prompt
-budget and sent, if the spend guard allows, to the inference API. Any failure becomes an
-`Outcome` with the reason, which is delivered as "explanation unavailable: ..." with the
-evidence. The evidence is cached with the outcome: a reused explanation brings the
-evidence it was made with, and no new queries.
+budget and sent to the inference backends, each in turn until one answers (inference.chain).
+Any failure becomes an `Outcome` with the reason, which is delivered as "explanation
+unavailable: ..." with the evidence. The evidence is cached with the outcome: a reused
+explanation brings the evidence it was made with, and no new queries.
 """
 
 from __future__ import annotations
@@ -23,11 +23,10 @@ from typing import Any
 import structlog
 
 from alert_explainer.alertmanager import Notification
-from alert_explainer.budget import Priorities, SpendGuard
-from alert_explainer.config import RouteSettings, Settings
-from alert_explainer.errors import InferenceError, TemplateError
+from alert_explainer.config import BackendSettings, RouteSettings, Settings
+from alert_explainer.errors import TemplateError
 from alert_explainer.evidence import Evidence, Gatherer
-from alert_explainer.inference import Explanation, InferenceClient, request_body
+from alert_explainer.inference import ChainFailed, Explanation, FailoverChain, request_body
 from alert_explainer.metrics import Metrics
 from alert_explainer.prompts import ChatMessage, PromptTemplates
 from alert_explainer.redact import Redactor
@@ -57,6 +56,7 @@ class Outcome:
     explained_at: float | None = None  # Unix time the explanation was made
     since: Since | None = None  # what changed, when made for another state of the group
     evidence: Evidence = field(default_factory=Evidence)
+    backend: str | None = None  # the backend that answered
     # For the operator's page, never cached (a reused outcome sent nothing): the messages
     # after redaction, the replacements by rule, whether they left for the inference API,
     # and the model's answer as received, before sanitising.
@@ -75,6 +75,7 @@ class Outcome:
                 "model": self.model,
                 "explained_at": self.explained_at,
                 "evidence": self.evidence.as_dicts(),
+                "backend": self.backend,
             }
         )
 
@@ -90,6 +91,7 @@ class Outcome:
             reused=True,
             explained_at=data.get("explained_at"),
             evidence=Evidence.from_dicts(data.get("evidence")),  # absent in older entries
+            backend=data.get("backend"),  # absent in entries cached before backends existed
         )
 
 
@@ -100,7 +102,7 @@ class Explainer:
         self,
         settings: Settings,
         *,
-        inference: InferenceClient,
+        inference: FailoverChain,
         metrics: Metrics,
         state: StateStore,
         evidence: Gatherer | None = None,
@@ -110,10 +112,6 @@ class Explainer:
         self._evidence = evidence
         self._metrics = metrics
         self._state = state
-        self._guard = SpendGuard(
-            settings.inference.limits, settings.inference.breaker, state, metrics
-        )
-        self._priorities = Priorities(settings.inference.limits.priority)
         self._redactor = Redactor.from_settings(
             settings.redaction, settings.server.limits.max_value_length
         )
@@ -177,9 +175,10 @@ class Explainer:
                 )
         return outcome
 
-    def end_waits_within(self, seconds: float) -> None:
-        """Shutdown: notifications still waiting for a call `seconds` from now get the fallback."""
-        self._guard.end_waits_within(seconds)
+    def end_waits_within(self, grace: float) -> None:
+        """Shutdown: notifications still waiting for a call give up in time for one to end
+        within `grace`, then get the fallback."""
+        self._inference.end_waits_within(grace)
 
     async def _gather(self, notification: Notification) -> Evidence:
         """The evidence for a notification about to be explained (or to get a fallback)."""
@@ -201,34 +200,32 @@ class Explainer:
                 templates, notification, route.name, evidence
             )
             shown_prompt = {"prompt": tuple(messages), "redactions": tuple(counts.items())}
-            if not self._inference.configured:
-                raise InferenceError("no API key configured", code="no_api_key", retryable=False)
-            # A resolution is not worth a wait: it goes out at once, explained or not.
-            async with self._guard.permit(
-                self._priorities.of(notification), wait=notification.status == "firing"
-            ):
-                self._metrics.inference_calls.labels(route.name, model).inc()
-                shown_prompt["sent"] = True
-                explanation = await self._inference.explain(
-                    messages, model=model, metadata=request_metadata(route, shown)
-                )
+            # Each backend in turn, each behind its own spend guard (limits, breaker, waits
+            # by priority). A resolution is not worth a wait: it goes out at once, explained or not.
+            explanation = await self._inference.explain(
+                messages,
+                route=route.name,
+                model=model,
+                metadata=request_metadata(route, shown),
+                notification=notification,
+                wait=notification.status == "firing",
+            )
         except TemplateError as exc:
             logger.error("template_failed", route=route.name, error=str(exc))
             return Outcome(
                 error=f"prompt template failed: {exc}", code="template_error", model=model
             )
-        except InferenceError as exc:
-            if exc.code != "no_api_key":  # already warned about once, at start-up
-                logger.warning(
-                    "inference_failed", route=route.name, reason=exc.reason, code=exc.code
-                )
+        except ChainFailed as exc:  # every backend failed; each was logged
+            shown_prompt["sent"] = exc.sent
             return Outcome(error=exc.reason, code=exc.code, model=model, **shown_prompt)
-        self._count_spend(route.name, model, messages, explanation)
+        self._count_spend(route.name, messages, explanation)
         # The model's answer is untrusted too: no mass mentions or active markup go onward.
         return Outcome(
             text=sanitize_explanation(explanation.text),
             model=explanation.model,
             answer=explanation.text,
+            backend=explanation.backend,
+            sent=True,
             **shown_prompt,
         )
 
@@ -251,15 +248,16 @@ class Explainer:
         return messages, shown, counts
 
     def _count_spend(
-        self, route: str, model: str, messages: list[ChatMessage], explanation: Explanation
+        self, route: str, messages: list[ChatMessage], explanation: Explanation
     ) -> None:
         m = self._metrics
-        m.prompt_characters.labels(route, model).inc(sum(len(x.content) for x in messages))
-        m.completion_characters.labels(route, model).inc(len(explanation.text))
+        labels = (route, explanation.backend or "", explanation.requested or explanation.model)
+        m.prompt_characters.labels(*labels).inc(sum(len(x.content) for x in messages))
+        m.completion_characters.labels(*labels).inc(len(explanation.text))
         usage = explanation.usage or {}
         for kind in ("prompt", "completion"):
             if f"{kind}_tokens" in usage:
-                m.tokens.labels(route, model, kind).inc(usage[f"{kind}_tokens"])
+                m.tokens.labels(*labels, kind).inc(usage[f"{kind}_tokens"])
 
     def _count_fallback(self, route: RouteSettings, code: str | None) -> None:
         self._metrics.fallbacks.labels(route.name, code or "unknown").inc()
@@ -291,20 +289,25 @@ def inference_request(
     route: RouteSettings,
     notification: Notification,
     evidence: Evidence | None = None,
+    backend: BackendSettings | None = None,
 ) -> tuple[dict[str, Any], Counter[str]]:
-    """The exact body that would be sent for `notification` on `route`, and its redactions.
+    """The exact body `backend` (the first by default) would be sent for `notification` on
+    `route`, and its redactions.
 
     Calls nothing (`evidence`, when given, was gathered before): what `render` prints and
-    the operator's page previews.
+    the operator's page previews. A route's model is asked of the first backend; the
+    fallbacks ask for their own.
     """
     budget = settings.inference.prompt_budget_bytes
     messages, shown, counts = build_prompt(
         redactor, templates, notification, route.name, budget, evidence
     )
+    chosen = backend or settings.inference
+    first = chosen is settings.inference
     body = request_body(
-        settings.inference,
+        chosen,
         messages,
-        model=route.model or settings.inference.model,
+        model=(route.model if first else None) or chosen.model,
         metadata=request_metadata(route, shown),
     )
     return body, counts

@@ -1,7 +1,7 @@
 """Every Prometheus metric the service exports, in one registry per app.
 
-Labels are bounded: route and sink names come from the configuration, outcomes and
-reasons from fixed lists below. Never an alertname, fingerprint, group key or URL.
+Labels are bounded: route, sink and backend names and models come from the configuration,
+outcomes and reasons from fixed lists below. Never an alertname, fingerprint, group key or URL.
 """
 
 from __future__ import annotations
@@ -67,10 +67,12 @@ class Metrics:
         self,
         routes: list[str],
         sinks: list[str],
-        models: list[str],
+        backends: Mapping[str, Sequence[str]],
         priorities: Sequence[str] = (),
         route_sinks: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
+        """`backends`: each backend's name and the models it may be asked for; `priorities`:
+        the priority label values waiters are counted by."""
         # `_created` series double the output and nobody queries them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = CollectorRegistry(auto_describe=True)
@@ -119,15 +121,23 @@ class Metrics:
         )
         self.inference_requests = Counter(
             f"{PREFIX}_inference_requests_total",
-            "HTTP calls to the inference API (each retry counts), by model and outcome.",
-            ["model", "outcome"],
+            "HTTP calls to an inference backend (each retry counts), by backend, model and "
+            "outcome.",
+            ["backend", "model", "outcome"],
             registry=r,
         )
         self.inference_duration = Histogram(
             f"{PREFIX}_inference_request_duration_seconds",
-            "Duration of each HTTP call to the inference API.",
-            ["model"],
+            "Duration of each HTTP call to an inference backend.",
+            ["backend", "model"],
             buckets=INFERENCE_BUCKETS,
+            registry=r,
+        )
+        self.inference_failures = Counter(
+            f"{PREFIX}_inference_failures_total",
+            "Explanations a backend did not give (after its retries), by backend and reason; "
+            "the next backend, if any, is asked.",
+            ["backend", "reason"],
             registry=r,
         )
         self.explanations_reused = Counter(
@@ -166,8 +176,8 @@ class Metrics:
         )
         self.inference_limited = Counter(
             f"{PREFIX}_inference_limited_total",
-            "Inference calls not made because a limit refused them, by limit.",
-            ["limit"],
+            "Inference calls not made because a limit refused them, by backend and limit.",
+            ["backend", "limit"],
             registry=r,
         )
         self.inference_waiters = Gauge(
@@ -187,31 +197,33 @@ class Metrics:
         )
         self.inference_circuit_open = Gauge(
             f"{PREFIX}_inference_circuit_open",
-            "1 while the circuit breaker refuses inference calls after consecutive failures.",
+            "1 while a backend's circuit breaker refuses calls after consecutive failures.",
+            ["backend"],
             registry=r,
         )
         self.inference_calls = Counter(
             f"{PREFIX}_inference_calls_total",
-            "Explanations asked for (one per notification state, retries excluded).",
-            ["route", "model"],
+            "Explanations asked of a backend (one per notification state and backend tried, "
+            "retries excluded).",
+            ["route", "backend", "model"],
             registry=r,
         )
         self.prompt_characters = Counter(
             f"{PREFIX}_inference_prompt_characters_total",
-            "Characters sent in prompts (system and user message).",
-            ["route", "model"],
+            "Characters sent in prompts that were answered (system and user message).",
+            ["route", "backend", "model"],
             registry=r,
         )
         self.completion_characters = Counter(
             f"{PREFIX}_inference_completion_characters_total",
             "Characters received in explanations.",
-            ["route", "model"],
+            ["route", "backend", "model"],
             registry=r,
         )
         self.tokens = Counter(
             f"{PREFIX}_inference_tokens_total",
-            "Tokens reported by the API's usage object, by kind (prompt, completion).",
-            ["route", "model", "kind"],
+            "Tokens reported by the backend's usage object, by kind (prompt, completion).",
+            ["route", "backend", "model", "kind"],
             registry=r,
         )
         self.state_backend_errors = Counter(
@@ -307,13 +319,17 @@ class Metrics:
             ["reason"],
             registry=r,
         )
-        self._initialise(routes, sinks, models, priorities)
+        self._initialise(routes, sinks, backends, priorities)
         for route, route_sink_names in (route_sinks or {}).items():
             for sink in route_sink_names:
                 self.dead_letters.labels(route, sink)
 
     def _initialise(
-        self, routes: list[str], sinks: list[str], models: list[str], priorities: Sequence[str]
+        self,
+        routes: list[str],
+        sinks: list[str],
+        backends: Mapping[str, Sequence[str]],
+        priorities: Sequence[str],
     ) -> None:
         """Create every known series at zero, so rate() and absent() work from the start."""
         for priority in priorities:
@@ -333,24 +349,29 @@ class Metrics:
                 self.deliveries.labels(sink, outcome)
         for reason in DEAD_LETTER_REASONS:
             self.dead_lettered.labels(reason)
-        for limit in LIMITS:
-            self.inference_limited.labels(limit)
         for source in EVIDENCE_SOURCES:
             self.evidence_query_duration.labels(source)
             for evidence_outcome in EVIDENCE_OUTCOMES:
                 self.evidence_queries.labels(source, evidence_outcome)
         for route in ["", *routes]:
             self.auth_failures.labels(route)
-        for model in models:
-            for route in routes:
-                self.inference_calls.labels(route, model)
-                self.prompt_characters.labels(route, model)
-                self.completion_characters.labels(route, model)
-                for kind in ("prompt", "completion"):
-                    self.tokens.labels(route, model, kind)
-            self.inference_duration.labels(model)
-            for outcome in INFERENCE_OUTCOMES:
-                self.inference_requests.labels(model, outcome)
+        for backend, models in backends.items():
+            self.inference_circuit_open.labels(backend)
+            for limit in LIMITS:
+                self.inference_limited.labels(backend, limit)
+            for reason in FALLBACK_REASONS:
+                if reason != "template_error":  # decided before any backend is asked
+                    self.inference_failures.labels(backend, reason)
+            for model in models:
+                for route in routes:
+                    self.inference_calls.labels(route, backend, model)
+                    self.prompt_characters.labels(route, backend, model)
+                    self.completion_characters.labels(route, backend, model)
+                    for kind in ("prompt", "completion"):
+                        self.tokens.labels(route, backend, model, kind)
+                self.inference_duration.labels(backend, model)
+                for outcome in INFERENCE_OUTCOMES:
+                    self.inference_requests.labels(backend, model, outcome)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format."""

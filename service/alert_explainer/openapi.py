@@ -94,6 +94,7 @@ def _schemas(limits: LimitSettings) -> dict[str, Any]:
                 "reused",
                 "explained_at",
                 "error",
+                "backend",
                 "sinks",
             ],
             "properties": {
@@ -113,6 +114,11 @@ def _schemas(limits: LimitSettings) -> dict[str, Any]:
                 "error": {
                     "type": ["string", "null"],
                     "description": "why there is no explanation, when there is none",
+                },
+                "backend": {
+                    "type": ["string", "null"],
+                    "description": "the inference backend that explained it (inference.name "
+                    "or a fallback's name)",
                 },
                 "sinks": {
                     "type": "object",

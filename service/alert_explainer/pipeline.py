@@ -25,7 +25,7 @@ from alert_explainer.config import RouteSettings, Settings
 from alert_explainer.errors import DeliveryError, SinkError
 from alert_explainer.evidence import Gatherer
 from alert_explainer.explainer import Explainer, Outcome
-from alert_explainer.inference import InferenceClient
+from alert_explainer.inference import FailoverChain
 from alert_explainer.metrics import Metrics
 from alert_explainer.prompts import timestamp
 from alert_explainer.routing import CompiledRoute
@@ -61,6 +61,7 @@ class DeliveryReport:
     error: str | None
     sinks: dict[str, str] = field(default_factory=dict)
     explained_at: datetime | None = None  # when the explanation delivered was made
+    backend: str | None = None  # the inference backend that explained it
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
@@ -71,6 +72,7 @@ class DeliveryReport:
             "reused": self.reused,
             "explained_at": timestamp(self.explained_at) if self.explained_at else None,
             "error": self.error,
+            "backend": self.backend,
             "sinks": self.sinks,
         }
 
@@ -82,7 +84,7 @@ class Pipeline:
         self,
         settings: Settings,
         *,
-        inference: InferenceClient,
+        inference: FailoverChain,
         sinks: dict[str, Sink],
         metrics: Metrics,
         state: StateStore,
@@ -99,13 +101,12 @@ class Pipeline:
         )
         # Identifies this process's leases (and queue consumer); other replicas see them held.
         self.owner = uuid.uuid4().hex
-        # A lease outlives the slowest possible processing (evidence, the wait for a permit,
-        # inference, then sinks in parallel), so a crashed holder's work is taken over soon
-        # after it could have ended.
+        # A lease outlives the slowest possible processing (evidence, every inference backend
+        # with its waits for a permit, then sinks in parallel), so a crashed holder's work is
+        # taken over soon after it could have ended.
         slowest_sink = max((getattr(s, "timeout", 0.0) for s in settings.sinks), default=0.0)
         gathering = settings.evidence.timeout if settings.evidence is not None else 0.0
-        longest_call = settings.inference.limits.max_wait + settings.inference.timeout
-        self._lease_ttl = gathering + longest_call + slowest_sink + 10.0
+        self._lease_ttl = gathering + inference.longest + slowest_sink + 10.0
         self._in_progress: dict[str, asyncio.Task[DeliveryReport]] = {}
         self._records: dict[str, Record] = {}  # what the operator's page shows, per task
 
@@ -163,7 +164,7 @@ class Pipeline:
         Notifications waiting for an inference permit are work in progress too: they may
         still get one while a call could end within `timeout`, then go out with the fallback.
         """
-        self._explainer.end_waits_within(timeout - self._settings.inference.timeout)
+        self._explainer.end_waits_within(timeout)
         pending = list(self._in_progress.values())
         if pending:
             _, still_running = await asyncio.wait(pending, timeout=timeout)
@@ -233,6 +234,7 @@ class Pipeline:
             explained_at=None if made is None else datetime.fromtimestamp(made, UTC),
             since=outcome.since,
             evidence=outcome.evidence,
+            backend=outcome.backend,
         )
         results = await asyncio.gather(
             *(self._deliver(s, message, group, identity) for s in pending)
@@ -246,6 +248,8 @@ class Pipeline:
             explained=outcome.text is not None,
             reused=outcome.reused,
             error=outcome.error,
+            backend=outcome.backend,
+            model=outcome.model,
             sinks=sinks,
             explain_seconds=round(explained_at - started, 3),
             total_seconds=round(time.perf_counter() - started, 3),
@@ -263,6 +267,7 @@ class Pipeline:
             outcome.error,
             sinks,
             message.explained_at,
+            outcome.backend,
         )
 
     async def _already_delivered(self, group: str, identity: str, sink: str) -> bool:

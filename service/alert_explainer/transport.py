@@ -31,11 +31,12 @@ from alert_explainer.errors import TransportError
 MAX_RESPONSE_BYTES = 2 * 1024 * 1024
 
 
-def tls_context(ca_file: Path | None) -> ssl.SSLContext:
-    """Certificate verification against the system CAs, plus `ca_file` when given."""
+def tls_context(*ca_files: Path | None) -> ssl.SSLContext:
+    """Certificate verification against the system CAs, plus each of `ca_files` given."""
     context = ssl.create_default_context()
-    if ca_file is not None:
-        context.load_verify_locations(cafile=str(ca_file))
+    for ca_file in ca_files:
+        if ca_file is not None:
+            context.load_verify_locations(cafile=str(ca_file))
     return context
 
 
@@ -123,11 +124,12 @@ class HttpClient:
         *,
         timeout: float,
         headers: dict[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> HttpResponse:
         """POST `payload` as JSON; raise TransportError when no HTTP answer arrives in time."""
         body = encode_json(payload)
         merged = {"Content-Type": "application/json", **(headers or {})}
-        return await self.request("POST", url, body=body, headers=merged, timeout=timeout)
+        return await self.request("POST", url, body=body, headers=merged, timeout=timeout, tls=tls)
 
     async def request(
         self,
@@ -170,6 +172,11 @@ class HttpClient:
             raise TransportError(f"timed out after {timeout:.1f} s", timeout=True) from None
         except aiohttp.InvalidURL:
             raise TransportError("invalid URL") from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            detail = getattr(exc.certificate_error, "verify_message", "") or "not trusted"
+            raise TransportError(
+                f"TLS certificate rejected ({detail}); a private CA goes in ca_file"
+            ) from None
         except aiohttp.ClientConnectorError as exc:
             # strerror alone: aiohttp's message repeats the address, ours never names it.
             errno = exc.os_error.errno

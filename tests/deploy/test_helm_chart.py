@@ -90,7 +90,8 @@ class HelmInstall:
     values: dict[str, Any]
 
 
-def docs_helm_install() -> HelmInstall:
+def docs_helm_install(command: str = "install") -> HelmInstall:
+    """The `helm install` (or `helm upgrade`) line of the docs and the values it passes."""
     section = docs_section("Deploy with Helm")
     files = {}
     for block in code_blocks(section, "yaml"):
@@ -101,10 +102,12 @@ def docs_helm_install() -> HelmInstall:
         line
         for block in code_blocks(section, "sh")
         for line in block.splitlines()
-        if "helm install" in line
+        if f"helm {command}" in line
     ]
-    words = shlex.split(install.replace('"$CLANKER_CLOUD_API_KEY"', "ck-docs-0000"))
-    assert words[:2] == ["helm", "install"]
+    for variable, value in (("CLANKER_CLOUD_API_KEY", "ck-docs-0000"), ("VLLM_KEY", "vk-docs")):
+        install = install.replace(f'"${variable}"', value)
+    words = shlex.split(install)
+    assert words[:2] == ["helm", command]
     release, chart = words[2], words[3]
     values: dict[str, Any] = {}
     namespace = "default"
@@ -131,6 +134,7 @@ def case_values() -> dict[str, dict[str, Any]]:
     for path in sorted((CHART_DIR / "ci").glob("*-values.yaml")):
         cases[path.name.removesuffix("-values.yaml")] = yaml.safe_load(path.read_text()) or {}
     cases["docs"] = docs_helm_install().values
+    cases["docs-fallback"] = docs_helm_install("upgrade").values
     for block in code_blocks(docs_section("Choose a delivery mode"), "yaml"):
         name = block.splitlines()[0].removeprefix("# ").removesuffix("-values.yaml")
         cases[f"docs-{name}"] = yaml.safe_load(block)
@@ -241,6 +245,14 @@ def test_schema_rejects_a_values_file_with_a_wrong_type(
     assert helm.lint(CHART_DIR, values)["errors"], "lint must report the schema violation too"
 
 
+FALLBACK = {"api": "openai", "url": "http://vllm:8000/v1/chat/completions", "model": "m"}
+FALLBACK_CONFIG = {
+    "inference": {
+        "fallbacks": [FALLBACK | {"name": "in-cluster"}, FALLBACK | {"name": "in_cluster"}]
+    }
+}
+
+
 @pytest.mark.parametrize(
     ("values", "complaint"),
     [
@@ -255,6 +267,30 @@ def test_schema_rejects_a_values_file_with_a_wrong_type(
         (
             {"secrets": {"existingSecret": "mine"}, "ui": {"basicAuth": {"password": "p"}}},
             "secrets.keys.uiPassword",
+        ),
+        (
+            {"secrets": {"existingSecret": "mine", "fallbackApiKeys": {"in-cluster": "k"}}},
+            "secrets.keys.fallbackApiKeys",
+        ),
+        ({"secrets": {"keys": {"fallbackApiKeys": {"x": "y"}}}}, "which is not set"),
+        (
+            {"secrets": {"fallbackApiKeys": {"vllm": "k"}}} | {"config": FALLBACK_CONFIG},
+            'fallback "vllm", but config.inference.fallbacks has no backend of that name '
+            "(in-cluster, in_cluster)",
+        ),
+        (
+            {"secrets": {"fallbackApiKeys": {"in-cluster": "k", "in_cluster": "k"}}}
+            | {"config": FALLBACK_CONFIG},
+            "both map to the environment variable INFERENCE_API_KEY_IN_CLUSTER",
+        ),
+        (
+            {"secrets": {"fallbackApiKeys": {"keyed": "k"}}}
+            | {
+                "config": {
+                    "inference": {"fallbacks": [FALLBACK | {"name": "keyed", "api_key": "x"}]}
+                }
+            },
+            '"keyed" sets its own api_key',
         ),
     ],
 )
@@ -525,10 +561,37 @@ def test_existing_secret_is_used_and_none_is_created(chart: helm.Chart) -> None:
         "CLANKER_CLOUD_API_KEY": (existing, "clanker-api-key"),
         "WEBHOOK_BEARER_TOKEN": (existing, "webhook-bearer-token"),
         "OPS_WEBHOOK_URL": (existing, "OPS_WEBHOOK_URL"),
+        "INFERENCE_API_KEY_IN_CLUSTER": (existing, "vllm-api-key"),
     }
+    (fallback,) = rendered.config["inference"]["fallbacks"]
+    assert fallback["api_key"] == "${INFERENCE_API_KEY_IN_CLUSTER}"
     webhook = rendered.one("AlertmanagerConfig")["spec"]["receivers"][0]["webhookConfigs"][0]
     credentials = webhook["httpConfig"]["authorization"]["credentials"]
     assert credentials == {"name": existing, "key": "webhook-bearer-token"}
+
+
+def test_fallback_keys_go_to_the_secret_and_each_fallback_gets_its_own(chart: helm.Chart) -> None:
+    rendered = render(chart, CASES["fallbacks"])
+    data = rendered.one("Secret")["data"]
+    assert base64.b64decode(data["inference-api-key-in-cluster"]).decode() == "vllm-test-key"
+    assert base64.b64decode(data["inference-api-key-azure"]).decode() == "azure-test-key"
+    env = secret_env(rendered)
+    assert env["INFERENCE_API_KEY_IN_CLUSTER"] == (RELEASE, "inference-api-key-in-cluster")
+    assert env["INFERENCE_API_KEY_AZURE"] == (RELEASE, "inference-api-key-azure")
+    keys = {f["name"]: f.get("api_key") for f in rendered.config["inference"]["fallbacks"]}
+    assert keys == {
+        "in-cluster": "${INFERENCE_API_KEY_IN_CLUSTER}",
+        "azure": "${INFERENCE_API_KEY_AZURE}",
+        "ollama": None,  # auth: none, no key given
+    }
+    assert "first inference backend has no API key" not in rendered.notes
+
+
+def test_without_a_first_key_the_notes_say_the_fallbacks_answer(chart: helm.Chart) -> None:
+    values = deep_merge(CASES["fallbacks"], {"secrets": {"clankerApiKey": ""}})
+    notes = render(chart, values).notes
+    assert "first inference backend has no API key" in notes
+    assert "WARNING: no Clanker Cloud API key" not in notes
 
 
 def test_webhook_auth_generates_a_token_and_configures_it(chart: helm.Chart) -> None:
@@ -731,6 +794,16 @@ def test_docs_helm_install_renders(chart: helm.Chart) -> None:
     assert payload
     assert (REPO_ROOT / payload.group(1)).is_file()
     assert "http://127.0.0.1:8080/webhook" in curl
+
+
+def test_docs_fallback_upgrade_gives_the_fallback_its_key(chart: helm.Chart) -> None:
+    upgrade = docs_helm_install("upgrade")
+    rendered = render(chart, upgrade.values, release=upgrade.release, namespace=upgrade.namespace)
+    data = rendered.one("Secret")["data"]
+    assert base64.b64decode(data["inference-api-key-in-cluster"]).decode() == "vk-docs"
+    (fallback,) = rendered.config["inference"]["fallbacks"]
+    assert fallback["api_key"] == "${INFERENCE_API_KEY_IN_CLUSTER}"
+    assert rendered.config["sinks"][0]["name"] == "team-slack"  # my-values.yaml still applies
 
 
 def test_docs_image_build_matches_the_chart(chart: helm.Chart) -> None:

@@ -84,6 +84,7 @@ def message(
         error,
         "test-model",
         evidence=evidence or Evidence(),
+        backend="test-backend" if explanation is not None else None,
     )
 
 

@@ -1,6 +1,7 @@
 """Base class for test HTTP servers: an aiohttp app on 127.0.0.1 in a thread with its own loop."""
 
 import asyncio
+import ssl
 import threading
 from types import TracebackType
 from typing import Self
@@ -16,9 +17,11 @@ class BackgroundServer:
 
     The thread runs its own asyncio loop, so handlers that sleep never block the test and
     concurrent requests are served concurrently. Use ``start()``/``stop()`` or ``with``.
+    Set ``tls`` (a server-side context) before starting to serve HTTPS.
     """
 
     def __init__(self) -> None:
+        self.tls: ssl.SSLContext | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._port: int | None = None
@@ -35,7 +38,7 @@ class BackgroundServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def start(self) -> Self:
         if self._thread is not None:
@@ -84,7 +87,9 @@ class BackgroundServer:
         )
         try:
             loop.run_until_complete(runner.setup())
-            loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
+            loop.run_until_complete(
+                web.TCPSite(runner, "127.0.0.1", 0, ssl_context=self.tls).start()
+            )
             self._port = int(runner.addresses[0][1])
         except BaseException as exc:
             failure.append(exc)

@@ -228,16 +228,21 @@ class ClankerEmulator(BackgroundServer):
         app.router.add_route("*", "/{tail:.*}", self._handle)
         return app
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+    async def record(self, request: web.Request) -> RecordedCall:
+        """Read ``request`` and record it among ``requests``."""
         call = RecordedCall(
             method=request.method,
             path=request.path,
             headers=CIMultiDictProxy(CIMultiDict(request.headers)),
-            body=body,
+            body=await request.read(),
             received_at=time.monotonic(),
         )
         self._requests.append(call)
+        return call
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        call = await self.record(request)
+        body = call.body
         if request.path != API_PATH:
             return _error(404, f"not found: {request.path}")
         if request.method != "POST":
@@ -253,11 +258,61 @@ class ClankerEmulator(BackgroundServer):
         if problem is not None:
             self._violations.append(problem)
             return _error(400, problem)
+        return await self.answer(request, call)
+
+    async def answer(self, request: web.Request, call: RecordedCall) -> web.StreamResponse:
+        """Record ``call`` as reaching the model and perform the next scripted behaviour."""
         self._calls.append(call)
         with self._lock:
             behaviour = self._script.popleft() if self._script else self._default
             reply = self._reply
-        return await _perform(behaviour, request, call.json(), reply)
+        body = call.json()
+        if behaviour.delay > 0:
+            await asyncio.sleep(behaviour.delay)
+        model = str(body.get("model") or "")
+        if behaviour.kind == "ok":
+            content = behaviour.content
+            if content is None:
+                content = reply if isinstance(reply, str) else reply(body)
+            return web.json_response(self.completion(body, model, content))
+        if behaviour.kind == "status":
+            return self.status_response(behaviour)
+        if behaviour.kind == "garbage":
+            return web.Response(
+                status=200, text="<html>upstream hiccup</html>", content_type="application/json"
+            )
+        if behaviour.kind == "wrong_shape":
+            shape = self.completion(body, model, "")
+            del shape["choices"]
+            return web.json_response(shape)
+        if request.transport is not None:  # "disconnect"
+            request.transport.close()
+        return web.Response(status=500)  # never reaches the client
+
+    def completion(self, request: dict[str, Any], model: str, content: str) -> dict[str, Any]:
+        """The documented 200 body answering ``request`` with ``content``."""
+        return _completion(model, content)
+
+    def error(
+        self, status: int, message: str, headers: Mapping[str, str] | None = None
+    ) -> web.Response:
+        """An error answer in this API's shape."""
+        return _error(status, message, headers)
+
+    def status_response(self, behaviour: Behaviour) -> web.Response:
+        """The answer of a scripted ``Behaviour.status``."""
+        headers: dict[str, str] = {}
+        if behaviour.retry_after is not None:
+            retry = behaviour.retry_after
+            headers["Retry-After"] = f"{retry:g}" if isinstance(retry, float | int) else retry
+        body = behaviour.body
+        if body is None:
+            return self.error(behaviour.code, HTTPStatus(behaviour.code).phrase.lower(), headers)
+        if isinstance(body, bytes):
+            return web.Response(status=behaviour.code, body=body, headers=headers)
+        if isinstance(body, str):
+            return web.Response(status=behaviour.code, text=body, headers=headers)
+        return web.json_response(body, status=behaviour.code, headers=headers)
 
 
 def validate_request(content_type: str, body: bytes) -> str | None:
@@ -333,32 +388,6 @@ def _credential_paths(value: object, path: str) -> list[str]:
     return found
 
 
-async def _perform(
-    behaviour: Behaviour, request: web.Request, body: dict[str, Any], reply: Reply
-) -> web.StreamResponse:
-    if behaviour.delay > 0:
-        await asyncio.sleep(behaviour.delay)
-    model = str(body["model"])
-    if behaviour.kind == "ok":
-        content = behaviour.content
-        if content is None:
-            content = reply if isinstance(reply, str) else reply(body)
-        return web.json_response(_completion(model, content))
-    if behaviour.kind == "status":
-        return _status_response(behaviour)
-    if behaviour.kind == "garbage":
-        return web.Response(
-            status=200, text="<html>upstream hiccup</html>", content_type="application/json"
-        )
-    if behaviour.kind == "wrong_shape":
-        shape = _completion(model, "")
-        del shape["choices"]
-        return web.json_response(shape)
-    if request.transport is not None:  # "disconnect"
-        request.transport.close()
-    return web.Response(status=500)  # never reaches the client
-
-
 def _completion(model: str, content: str) -> dict[str, Any]:
     return {
         "id": f"llm_{uuid.uuid4().hex}",
@@ -373,21 +402,6 @@ def _completion(model: str, content: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def _status_response(behaviour: Behaviour) -> web.Response:
-    headers: dict[str, str] = {}
-    if behaviour.retry_after is not None:
-        retry = behaviour.retry_after
-        headers["Retry-After"] = f"{retry:g}" if isinstance(retry, float | int) else retry
-    body = behaviour.body
-    if body is None:
-        return _error(behaviour.code, HTTPStatus(behaviour.code).phrase.lower(), headers)
-    if isinstance(body, bytes):
-        return web.Response(status=behaviour.code, body=body, headers=headers)
-    if isinstance(body, str):
-        return web.Response(status=behaviour.code, text=body, headers=headers)
-    return web.json_response(body, status=behaviour.code, headers=headers)
 
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:

@@ -118,7 +118,50 @@ ui.basicAuth.enabled the page's credentials, the password read from $UI_PASSWORD
 {{- $_ = set $auth "bearer_tokens" $tokens }}
 {{- $_ = set $config "auth" $auth }}
 {{- end }}
+{{- $fallbackKeys := include "alert-explainer.fallbackKeys" . | fromJson }}
+{{- if $fallbackKeys }}
+{{- $inference := deepCopy (default dict (get $config "inference")) }}
+{{- $fallbacks := list }}
+{{- range (get $inference "fallbacks" | default list) }}
+{{- $fallback := deepCopy . }}
+{{- with get $fallbackKeys (include "alert-explainer.backendName" .) }}
+{{- $_ := set $fallback "api_key" (printf "${%s}" .env) }}
+{{- end }}
+{{- $fallbacks = append $fallbacks $fallback }}
+{{- end }}
+{{- $_ = set $inference "fallbacks" $fallbacks }}
+{{- $_ = set $config "inference" $inference }}
+{{- end }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/* A backend's name as the service sees it: `name`, else its `api` (clanker by default). */}}
+{{- define "alert-explainer.backendName" -}}
+{{- default (get . "api" | default "clanker") (get . "name") }}
+{{- end }}
+
+{{/*
+The fallback inference backends whose API key comes from the Secret, as JSON:
+backend name -> {env: the variable the container gets, key: the Secret's key}. From
+secrets.fallbackApiKeys (the chart's Secret, keys inference-api-key-<name>) or, with
+existingSecret, secrets.keys.fallbackApiKeys (that Secret's key names).
+*/}}
+{{- define "alert-explainer.fallbackKeys" -}}
+{{- $existing := not (empty .Values.secrets.existingSecret) }}
+{{- $source := .Values.secrets.fallbackApiKeys }}
+{{- if $existing }}
+{{- $source = .Values.secrets.keys.fallbackApiKeys }}
+{{- end }}
+{{- $keys := dict }}
+{{- range $name, $value := $source }}
+{{- $env := printf "INFERENCE_API_KEY_%s" (regexReplaceAll "[^A-Z0-9]" (upper $name) "_") }}
+{{- $key := printf "inference-api-key-%s" $name }}
+{{- if $existing }}
+{{- $key = $value }}
+{{- end }}
+{{- $_ := set $keys $name (dict "env" $env "key" $key) }}
+{{- end }}
+{{- toJson $keys }}
 {{- end }}
 
 {{/*
@@ -211,6 +254,31 @@ same way: async mode with the Redis state backend keeps its queue in Redis.
 {{- end }}
 {{- if and .Values.secrets.existingSecretEnv (not .Values.secrets.existingSecret) }}
 {{- fail "secrets.existingSecretEnv names keys of secrets.existingSecret, which is not set; use secrets.values for the chart's own Secret" }}
+{{- end }}
+{{- if and .Values.secrets.existingSecret .Values.secrets.fallbackApiKeys }}
+{{- fail "secrets.existingSecret is set: put the fallback backends' keys in that Secret and name them in secrets.keys.fallbackApiKeys, not in secrets.fallbackApiKeys" }}
+{{- end }}
+{{- if and .Values.secrets.keys.fallbackApiKeys (not .Values.secrets.existingSecret) }}
+{{- fail "secrets.keys.fallbackApiKeys names keys of secrets.existingSecret, which is not set; use secrets.fallbackApiKeys for the chart's own Secret" }}
+{{- end }}
+{{- $fallbackKeys := include "alert-explainer.fallbackKeys" . | fromJson }}
+{{- $backends := dict }}
+{{- range (dig "inference" "fallbacks" list (default dict .Values.config)) }}
+{{- $_ := set $backends (include "alert-explainer.backendName" .) . }}
+{{- end }}
+{{- $envs := dict }}
+{{- range $name, $key := $fallbackKeys }}
+{{- $backend := get $backends $name }}
+{{- if not $backend }}
+{{- fail (printf "secrets: a key is given for fallback %q, but config.inference.fallbacks has no backend of that name (%s)" $name (keys $backends | sortAlpha | join ", ")) }}
+{{- end }}
+{{- if or (hasKey $backend "api_key") (hasKey $backend "api_key_file") }}
+{{- fail (printf "config.inference.fallbacks %q sets its own api_key or api_key_file; drop it, the chart sets api_key from the Secret" $name) }}
+{{- end }}
+{{- if hasKey $envs $key.env }}
+{{- fail (printf "fallbacks %q and %q both map to the environment variable %s; rename one" (get $envs $key.env) $name $key.env) }}
+{{- end }}
+{{- $_ := set $envs $key.env $name }}
 {{- end }}
 {{- with .Values.alertmanagerConfig.webhookRoute }}
 {{- $routes := list }}

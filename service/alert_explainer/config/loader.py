@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -113,10 +114,11 @@ def _describe(exc: ValidationError) -> list[str]:
 
 
 def _check_files(settings: Settings, problems: list[str]) -> None:
-    files: list[tuple[str, Path | None]] = [
-        ("inference.api_key_file", settings.inference.api_key_file),
-        ("http.ca_file", settings.http.ca_file),
-    ]
+    files: list[tuple[str, Path | None]] = [("http.ca_file", settings.http.ca_file)]
+    for i, backend in enumerate(settings.inference.backends):
+        where = "inference" if i == 0 else f"inference.fallbacks[{i - 1}]"
+        files += [(f"{where}.api_key_file", backend.api_key_file)]
+        files += [(f"{where}.ca_file", backend.ca_file)]
     auths = [("auth", settings.auth)] + [
         (f"routes[{i}].auth", r.auth) for i, r in enumerate(settings.routes) if r.auth
     ]
@@ -149,3 +151,14 @@ def _check_files(settings: Settings, problems: list[str]) -> None:
     for where, file in files:
         if file is not None and not file.is_file():
             problems.append(f"{where}: no readable file at {file}")
+        elif file is not None and where.endswith("ca_file") and not _certificates(file):
+            problems.append(f"{where}: no PEM certificate could be read from {file}")
+
+
+def _certificates(path: Path) -> bool:
+    """Whether `path` holds CA certificates TLS verification can load."""
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=str(path))
+    except (ssl.SSLError, OSError, ValueError):
+        return False
+    return True

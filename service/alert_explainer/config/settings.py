@@ -18,6 +18,10 @@ from alert_explainer.config.types import Model
 from alert_explainer.config.ui import UiSettings
 
 
+def _default_inference() -> InferenceSettings:
+    return InferenceSettings.model_validate({})  # the first backend's defaults come from `api`
+
+
 def _default_sinks() -> list[SinkSettings]:
     return [LogSinkSettings(type="log", name="log")]
 
@@ -30,7 +34,7 @@ class Settings(Model):
     """The whole configuration. Built only by `load_settings`, never at import time."""
 
     server: ServerSettings = Field(default_factory=ServerSettings)
-    inference: InferenceSettings = Field(default_factory=InferenceSettings)
+    inference: InferenceSettings = Field(default_factory=_default_inference)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     sinks: list[SinkSettings] = Field(default_factory=_default_sinks, min_length=1)
     routes: list[RouteSettings] = Field(default_factory=_default_routes, min_length=1)

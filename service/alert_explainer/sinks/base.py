@@ -42,6 +42,7 @@ class Message:
     explained_at: datetime | None = None
     since: Since | None = None  # what changed, when it was made for another state
     evidence: Evidence = field(default_factory=Evidence)
+    backend: str | None = None  # the inference backend that explained it
 
     @property
     def explained(self) -> bool:

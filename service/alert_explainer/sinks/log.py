@@ -35,6 +35,7 @@ class LogSink:
                 "reuse_note": message.reuse_note,
                 "error": message.error,
                 "model": message.model,
+                "backend": message.backend,
                 "text": message.summary,
                 "evidence": message.evidence.as_dicts(),
             }

@@ -1,7 +1,7 @@
 """The `webhook` sink: a documented, versioned JSON document for any HTTP endpoint.
 
 Version 1 (the default): version, route, receiver, status, groupKey, summary, explained,
-error, model, reused, explainedAt, reuse (the note and counts of a situation reuse),
+error, model, backend, reused, explainedAt, reuse (the note and counts of a situation reuse),
 evidence (what was gathered: [{source, title, lines}]), alertmanager (the original
 payload, unchanged).
 
@@ -40,6 +40,7 @@ def document(message: Message) -> dict[str, Any]:
         "explained": message.explained,
         "error": message.error,
         "model": message.model,
+        "backend": message.backend,
         **reuse(message),
         "evidence": message.evidence.as_dicts(),
         "alertmanager": n.raw,
@@ -104,6 +105,7 @@ def document_v2(message: Message, view: View) -> dict[str, Any]:
         "explained": message.explained,
         "error": message.error,
         "model": message.model,
+        "backend": message.backend,
         **reuse(message),
         "explanation": explanation(message, view),
         "notice": view.notice,

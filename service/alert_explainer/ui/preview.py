@@ -118,6 +118,7 @@ class Previewer:
             STAND_IN if explained else None,
             None if explained else NO_CALL,
             model if explained else None,
+            backend=self._settings.inference.name if explained else None,
         )
         result.destinations = [self._render(s, message) for s in compiled.settings.sinks]
         return result

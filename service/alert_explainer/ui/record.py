@@ -154,7 +154,7 @@ class Record:
             "outcome": self.outcome,
             "explained": o.text is not None,
             "reason": o.error,
-            "backend": getattr(o, "backend", None),  # issue 11
+            "backend": o.backend,
             "model": o.model,
             "reused": o.reused,
             "explained_at": iso(o.explained_at),  # when the explanation was made
