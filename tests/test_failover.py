@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -215,7 +216,8 @@ async def test_each_backend_spends_its_own_budget(
 
     assert answers == ["clanker", "in-cluster"]
     assert caught.value.reason == (
-        "clanker: inference budget exhausted; in-cluster: inference budget exhausted"
+        "clanker: inference budget exhausted (per_minute); "
+        "in-cluster: inference budget exhausted (per_minute)"
     )
     assert (clanker.call_count, vllm.call_count) == (1, 1)
     assert chain.metric('inference_limited_total{backend="in-cluster",limit="per_minute"} 1.0')
@@ -243,3 +245,49 @@ async def test_calls_are_counted_per_backend_asked(
     assert chain.metric(
         f'{calls}{{backend="in-cluster",model="qwen2.5-7b-instruct",route="default"}} 1.0'
     )
+
+
+async def test_a_busy_primary_that_will_not_wait_hands_over_to_the_fallback(
+    http: HttpClient, clanker: ClankerEmulator, vllm: OpenAIEmulator
+) -> None:
+    clanker.default = Behaviour.hang(0.8)
+    chain = Chain(http, settings_for(clanker, vllm, limits={"concurrency": 1, "max_wait": 0}))
+    first = asyncio.create_task(chain.explain())
+    await asyncio.to_thread(clanker.wait_for_calls, 1)
+
+    second = await chain.explain()
+
+    assert second.backend == "in-cluster"
+    assert (await first).backend == "clanker"
+    assert chain.metric('inference_failures_total{backend="clanker",reason="model_busy"} 1.0')
+
+
+async def test_waiting_for_a_busy_backend_does_not_use_up_the_deadline(
+    http: HttpClient, clanker: ClankerEmulator, vllm: OpenAIEmulator
+) -> None:
+    clanker.default = Behaviour.hang(0.8)
+    settings = settings_for(clanker, vllm, deadline=1.2, limits={"concurrency": 1, "max_wait": 5})
+    chain = Chain(http, settings)
+    first = asyncio.create_task(chain.explain())
+    await asyncio.to_thread(clanker.wait_for_calls, 1)
+
+    second = await chain.explain()  # waits ~0.8 s for the permit, then still has 1.2 s
+
+    assert (second.backend, (await first).backend) == ("clanker", "clanker")
+    assert vllm.requests == []
+
+
+async def test_at_shutdown_a_waiting_call_gives_up_in_time_for_the_fallback(
+    http: HttpClient, clanker: ClankerEmulator, vllm: OpenAIEmulator
+) -> None:
+    clanker.default = Behaviour.hang(3)
+    chain = Chain(http, settings_for(clanker, vllm, limits={"concurrency": 1, "max_wait": 60}))
+    first = asyncio.create_task(chain.explain())
+    await asyncio.to_thread(clanker.wait_for_calls, 1)
+    waiting = asyncio.create_task(chain.explain())
+    await asyncio.sleep(0.05)
+
+    chain.chain.end_waits_within(1.0)  # the primary's timeout is 1 s: it gives up now
+
+    assert (await asyncio.wait_for(waiting, 3)).backend == "in-cluster"
+    first.cancel()
