@@ -41,6 +41,7 @@ from alert_explainer.routing import Router
 from alert_explainer.sinks import build_sinks
 from alert_explainer.store import FallbackStore, MemoryStore, RedisStore, StateStore
 from alert_explainer.transport import HttpClient
+from alert_explainer.ui import dead_letters as dead_letters_page
 from alert_explainer.ui import web
 from alert_explainer.ui.guard import Guard
 from alert_explainer.ui.history import History
@@ -369,7 +370,9 @@ def create_app(settings: Settings) -> Starlette:
         Route("/openapi.json", openapi_endpoint, methods=["GET"]),  # API description
     ]
     if settings.ui.enabled:
-        routes += web.routes(settings, Guard(ui_auth))  # people: the page and its API
+        guard = Guard(ui_auth)
+        routes += web.routes(settings, guard)  # people: the page and its API
+        routes += dead_letters_page.routes(settings, guard)
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -59,7 +59,8 @@ class Worker:
         self._clock = clock
         self._wake = asyncio.Event()
         self._active: set[asyncio.Task[None]] = set()
-        self.buried = asyncio.Event()  # set when a dead letter was written
+        # Set when dead letters were written or replayed here: the gauges refresh at once.
+        self.letters_changed = asyncio.Event()
 
     def notify(self) -> None:
         """Something was queued: look now instead of at the next poll."""
@@ -149,7 +150,7 @@ class Worker:
         )
         await self._queue.bury(entry, letter, retry, delay)
         self._metrics.dead_lettered.labels(reason).inc()
-        self.buried.set()
+        self.letters_changed.set()
         log.error(
             "dead_letter",
             reason=reason,
@@ -171,7 +172,7 @@ async def report(
     """Keep the queue and dead-letter gauges current until cancelled.
 
     Refreshed every `every` seconds (letters replayed or dropped from the command line
-    show then), and at once when this process wrote a dead letter.
+    show then), and at once when this process wrote or replayed dead letters.
     """
     shown: set[tuple[str, str]] = set()
     while True:
@@ -188,6 +189,6 @@ async def report(
             for (route, sink), count in counts.items():
                 metrics.dead_letters.labels(route, sink).set(count)
             shown |= set(counts)
-        worker.buried.clear()
+        worker.letters_changed.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(worker.buried.wait(), every)
+            await asyncio.wait_for(worker.letters_changed.wait(), every)

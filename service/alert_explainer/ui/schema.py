@@ -190,7 +190,51 @@ def schemas() -> dict[str, Any]:
                 "kept": {"type": "integer", "description": "notifications in the history"},
             },
         },
+        "DeadLetter": DEAD_LETTER,
+        "DeadLetterList": {
+            "type": "object",
+            "required": ["dead_letters"],
+            "properties": {"dead_letters": {"type": "array", "items": _ref("DeadLetter")}},
+        },
     }
+
+
+_TIME = {"type": "string", "format": "date-time"}
+DEAD_LETTER: dict[str, Any] = {
+    "type": "object",
+    "description": "A queued notification some destinations never took (deadletters.py)",
+    "required": [
+        *("id", "route", "reason", "sinks", "errors", "attempts"),
+        *("queued_at", "first_try", "last_try", "notification"),
+    ],
+    "properties": {
+        "id": {"type": "string"},
+        "route": {"type": "string"},
+        "reason": {"type": "string", "enum": ["final_error", "max_age"]},
+        "sinks": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "the destinations that lack it; a replay sends to these only",
+        },
+        "errors": {**_strings(), "description": "each of those destinations' last error"},
+        "attempts": {"type": "integer"},
+        "queued_at": _TIME,
+        "first_try": _TIME,
+        "last_try": _TIME,
+        "notification": {
+            "type": ["object", "null"],
+            "required": ["status", "group_key", "title", "alerts", "receiver"],
+            "properties": {
+                "status": {"type": "string", "enum": ["firing", "resolved"]},
+                "group_key": {"type": "string"},
+                "title": {"type": "string"},
+                "alerts": {"type": "integer"},
+                "receiver": {"type": "string"},
+            },
+        },
+        "unreadable": {"type": "string", "description": "why the body no longer parses"},
+    },
+}
 
 
 def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -299,6 +343,58 @@ def paths(history: int) -> dict[str, Any]:
                 parameters=[
                     {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
                 ],
+            )
+        },
+        "/api/v1/dead-letters": {
+            "get": _operation(
+                "listDeadLetters",
+                "Dead letters of the async queue, oldest first (none in sync mode)",
+                {
+                    "200": _answer(JSON, _ref("DeadLetterList"), "The letters"),
+                    "503": _answer(JSON, _ref("Error"), "The queue's backend is unreachable"),
+                },
+            )
+        },
+        "/ui/dead-letters": {
+            "get": _operation(
+                "getDeadLettersPage",
+                "The dead letters, each with a Replay button",
+                {
+                    "200": _answer(HTML, page, "The page"),
+                    "503": _answer(HTML, page, "The queue's backend is unreachable"),
+                },
+                parameters=[
+                    _query("replayed", "how many the last replay queued", {"type": "string"}),
+                    _query("unknown", "how many it no longer found", {"type": "string"}),
+                    _query("full", "1: the queue was full", {"type": "string"}),
+                ],
+            )
+        },
+        "/ui/dead-letters/replay": {
+            "post": _operation(
+                "postDeadLettersReplay",
+                "Queue dead letters again for the destinations that lack them",
+                {
+                    "303": {"description": "Done: back to the list, which says what happened"},
+                    "403": _answer(JSON, _ref("Error"), "Posted from another site"),
+                    "409": _answer(HTML, page, "delivery.mode is sync: there is no queue"),
+                    "413": _answer(HTML, page, "Form too large"),
+                    "503": _answer(HTML, page, "The queue's backend is unreachable"),
+                },
+                requestBody={
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "id": {"type": "string", "description": "a letter's id"},
+                                    "all": {"type": "string", "description": "any: every one"},
+                                },
+                            }
+                        }
+                    },
+                },
             )
         },
         "/ui/preview": {

@@ -235,7 +235,7 @@ class Pages:
         return self._preview_page(request, payload, AUTOMATIC, explained=True, result=None)
 
     async def preview(self, request: Request) -> Response:
-        body = await _read_limited(request, self._max_body)
+        body = await read_limited(request, self._max_body)
         if body is None:
             return self._page(
                 request,
@@ -297,7 +297,7 @@ def _history(request: Request) -> History:
     return history
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
+async def read_limited(request: Request, limit: int) -> bytes | None:
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
