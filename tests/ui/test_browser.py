@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,11 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.conftest import AlertmanagerFactory, ServiceFactory, _running_in_ci
+from tests.conftest import AlertmanagerFactory, ServiceFactory
 from tests.support.alertmanager import AlertmanagerProcess, ReceiverSpec
 from tests.support.browser import (
-    CHROMEDRIVER,
-    CHROMIUM,
     full_page_screenshot,
     send_basic_auth,
-    start_browser,
 )
 from tests.support.clanker import Behaviour, ClankerEmulator
 from tests.support.configs import explainer_config
@@ -42,20 +39,6 @@ HOSTILE = {
     "runbook_url": "javascript:window.pwned=3;alert(3)",
     "dashboard": '<a href="javascript:alert(4)">graph</a>',
 }
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    """A fresh headless chromium (skipped without the Debian packages, except under CI)."""
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        if not binary.exists():
-            message = f"{binary} is missing (apt-get install chromium chromium-driver)"
-            if _running_in_ci():
-                pytest.fail(message)
-            pytest.skip(message)
-    driver = start_browser(tmp_path / "browser")
-    yield driver
-    driver.quit()
 
 
 class Shots:

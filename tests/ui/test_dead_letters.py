@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
-import pytest
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from alert_explainer.openapi import openapi_document
-from tests.conftest import ServiceFactory, _running_in_ci
+from tests.conftest import ServiceFactory
 from tests.support import http
-from tests.support.browser import CHROMEDRIVER, CHROMIUM, send_basic_auth, start_browser
+from tests.support.browser import send_basic_auth
 from tests.support.clanker import ClankerEmulator
 from tests.support.configs import explainer_config
 from tests.support.recorder import RecordingServer, Reply
@@ -151,20 +150,6 @@ def test_in_sync_mode_the_page_says_there_is_no_queue(
     assert "Delivery is synchronous here" in page.body.decode()
     assert replay(service, b"all=1").status == 409
     assert letters(service) == []
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    """A fresh headless chromium (skipped without the Debian packages, except under CI)."""
-    for binary in (CHROMIUM, CHROMEDRIVER):
-        if not binary.exists():
-            message = f"{binary} is missing (apt-get install chromium chromium-driver)"
-            if _running_in_ci():
-                pytest.fail(message)
-            pytest.skip(message)
-    driver = start_browser(tmp_path / "browser")
-    yield driver
-    driver.quit()
 
 
 def test_a_person_replays_a_dead_letter_in_the_browser(
