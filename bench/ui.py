@@ -1,29 +1,37 @@
 """Issue 12: what the operator's page costs.
 
-1. Recording: the same service with `ui.enabled: false` and `true`, alternately under wrk
-   (distinct notifications, fast emulator and sink), at 1 and 10 connections. Recording must
-   add no measurable time to a notification's handling: the p50 and p99 of the two are
-   compared with the spread between rounds of the same app.
-2. Rendering: once the history is full (`ui.history`, 500 notifications), GET /ui with all
+1. Recording. The same service with `ui.enabled: false` and `true` (fast emulator and sink,
+   a distinct notification per request), measured alternately:
+   - latency at a steady rate well below capacity (an open-loop loader: one notification
+     every 1/rate s, whatever the answers do), which is how Alertmanager sends: recording
+     must add no measurable time to a notification's handling, so the p50 and p99 of the
+     two are compared with the spread between rounds of the same app;
+   - throughput and CPU per notification under wrk (closed loop, saturating): the price
+     of recording when the service is flat out, reported as it is.
+2. Rendering. Once the history is full (`ui.history`, 500 notifications), GET /ui with all
    500 rows and GET /api/v1/notifications, sequentially; target p50 well under 100 ms.
-   With `redis-server` on the machine, the same again on the Redis backend (two replicas
-   reading one history).
+   With `redis-server` on the machine, the same again on the Redis backend, read by a
+   second replica.
 
-    flock /tmp/alert-explainer-bench.lock \
+    flock /tmp/alert-explainer-bench.lock \\
         .venv/bin/python -m bench.ui --service-src /tmp/bench-wt/service
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import socket
 import statistics
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from bench.compare import alternate, summarise
 from bench.cpu import wait_quiet
@@ -40,11 +48,69 @@ from bench.harness import (
     verdict,
     write_results,
 )
-from bench.payloads import write_template
+from bench.payloads import crashloop_notification, encode, write_template
 from bench.wrk import run_wrk
 
 RENDER_P50_MAX_MS = 100.0
 HISTORY = 500
+
+
+async def paced(url: str, rate: float, seconds: float) -> list[float]:
+    """Post one distinct notification every 1/rate s for `seconds`; each latency in ms."""
+    latencies: list[float] = []
+    bodies = [
+        encode(crashloop_notification(uuid.uuid4().hex[:12])) for _ in range(int(rate * seconds))
+    ]
+    headers = {"Content-Type": "application/json"}
+
+    async def post(session: aiohttp.ClientSession, body: bytes) -> None:
+        started = time.perf_counter()
+        async with session.post(url, data=body, headers=headers) as response:
+            await response.read()
+            if response.status == 200:
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    async with aiohttp.ClientSession(trust_env=False) as session:
+        start = time.perf_counter()
+        tasks = []
+        for i, body in enumerate(bodies):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(post(session, body)))
+        await asyncio.gather(*tasks)
+    return latencies
+
+
+def steady(
+    apps: dict[str, Endpoint], rates: Sequence[float], seconds: float, rounds: int
+) -> list[dict[str, Any]]:
+    """Every app at every rate, `rounds` times in alternating order: latency percentiles."""
+    points = []
+    names = list(apps)
+    for round_ in range(rounds):
+        for rate in rates:
+            for name in names if round_ % 2 == 0 else names[::-1]:
+                wait_quiet()
+                before = apps[name].process.cpu()
+                latencies = sorted(asyncio.run(paced(apps[name].url("/webhook"), rate, seconds)))
+                cpu = apps[name].process.cpu().cpu - before.cpu
+                point = {
+                    "target": name,
+                    "rate": rate,
+                    "round": round_,
+                    "answered": len(latencies),
+                    "p50_ms": round(statistics.median(latencies), 3),
+                    "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 3),
+                    "cpu_ms_per_notification": round(cpu * 1000 / max(1, len(latencies)), 3),
+                }
+                print(
+                    f"  {name:<7} {rate:g}/s  p50 {point['p50_ms']:.2f} ms  p99 "
+                    f"{point['p99_ms']:.2f} ms  CPU {point['cpu_ms_per_notification']:.2f} ms",
+                    flush=True,
+                )
+                points.append(point)
+    return points
 
 
 def timed_gets(url: str, count: int) -> dict[str, float]:
@@ -117,7 +183,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m bench.ui", description="Recording cost and page rendering time."
     )
     parser.add_argument("--service-src", type=Path, default=DEFAULT_SERVICE_SRC)
-    parser.add_argument("--connections", type=int, nargs="+", default=[1, 10])
+    parser.add_argument(
+        "--rates",
+        type=float,
+        nargs="+",
+        default=[50.0, 200.0],
+        help="steady notifications per second",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="seconds per steady point")
+    parser.add_argument("--connections", type=int, nargs="+", default=[10])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per point")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3, help="repeat, alternating the order")
@@ -133,9 +207,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with step("starting the service without and with the page"):
             off = bench.service({**base, "ui": {"enabled": False}}, name="ui-off")
             on = bench.service({**base, "ui": {"history": HISTORY}}, name="ui-on")
+        apps = {"ui-off": off, "ui-on": on}
+        with step("recording: latency at a steady rate, both alternately"):
+            steady_points = steady(apps, args.rates, args.seconds, args.rounds)
         with step("recording: both alternately under wrk"):
             points = alternate(
-                {"ui-off": off, "ui-on": on},
+                apps,
                 {"emulator": emulator, "sink": sink},
                 template,
                 connections=args.connections,
@@ -160,6 +237,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, endpoint in (("ui-off", off), ("ui-on", on))
         }
 
+    steady_rows = []
+    for rate in args.rates:
+        row: list[object] = [rate]
+        for name in ("ui-off", "ui-on"):
+            mine = [p for p in steady_points if p["target"] == name and p["rate"] == rate]
+            row += [
+                round(statistics.median(p["p50_ms"] for p in mine), 2),
+                " ".join(f"{p['p50_ms']:.2f}" for p in mine),
+                round(statistics.median(p["p99_ms"] for p in mine), 2),
+                round(statistics.median(p["cpu_ms_per_notification"] for p in mine), 2),
+            ]
+        steady_rows.append(row)
+    print(f"\nRecording at a steady rate ({args.rounds} rounds of {args.seconds:g} s, medians)")
+    print(
+        table(
+            [
+                "rate/s",
+                "off p50 ms",
+                "off p50 by round",
+                "off p99 ms",
+                "off CPU ms",
+                "on p50 ms",
+                "on p50 by round",
+                "on p99 ms",
+                "on CPU ms",
+            ],
+            steady_rows,
+        )
+    )
     recording_rows = []
     recording: list[dict[str, Any]] = []
     for count in args.connections:
@@ -196,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 o.non2xx + n.non2xx + o.errors + n.errors,
             ]
         )
-    print(f"\nRecording ({args.rounds} rounds of {args.duration:g} s per point, medians)")
+    print(f"\nRecording under wrk ({args.rounds} rounds of {args.duration:g} s per point, medians)")
     print(
         table(
             [

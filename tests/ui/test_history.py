@@ -20,7 +20,9 @@ from alert_explainer.explainer import Outcome
 from alert_explainer.prompts import ChatMessage
 from alert_explainer.sinks import Rendered
 from alert_explainer.store import MemoryStore
+from alert_explainer.ui import history as history_module
 from alert_explainer.ui.history import History
+from alert_explainer.ui.record import masked_json
 
 pytestmark = pytest.mark.anyio
 
@@ -49,6 +51,50 @@ async def start(history: History, running: list[asyncio.Task[None]]) -> History:
     """`history` with its writer running, as the service's lifespan starts it."""
     running.append(asyncio.get_running_loop().create_task(history.run()))
     return history
+
+
+class CountingStore(MemoryStore):
+    """The memory store, counting list writes."""
+
+    pushes = 0
+
+    async def push(self, key: str, item: str, value: str, *, max_items: int, ttl: float) -> None:
+        self.pushes += 1
+        await super().push(key, item, value, max_items=max_items, ttl=ttl)
+
+
+async def test_a_notification_handled_quickly_is_written_once_finished(
+    sample_payload: dict[str, Any], running: list[asyncio.Task[None]]
+) -> None:
+    store = CountingStore()
+    history = await start(History(settings(), store), running)
+
+    record = history.begin("default", ["log"], notification(sample_payload), "identity-1")
+    record.explained(Outcome(), 0.001)
+    record.finish("delivered", 0.002)
+    await history.flush(2)
+    await asyncio.sleep(0.1)
+
+    assert store.pushes == 2  # its row and its page, each once
+    (row,) = await history.summaries()
+    assert row["outcome"] == "delivered"
+
+
+async def test_a_notification_still_in_progress_is_written_in_progress(
+    sample_payload: dict[str, Any],
+    running: list[asyncio.Task[None]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(history_module, "IN_PROGRESS_DELAY", 0.05)
+    store = MemoryStore()
+    history = await start(History(settings(), store), running)
+
+    history.begin("default", ["log"], notification(sample_payload), "identity-1")
+    await asyncio.sleep(0.2)
+    await history.flush(2)
+
+    (raw,) = await store.items("ui:summaries", 10)  # other replicas see it
+    assert json.loads(raw)["outcome"] == "in_progress"
 
 
 async def test_a_notification_is_listed_while_handled_and_then_with_its_outcome(
@@ -83,6 +129,8 @@ async def test_the_history_keeps_the_newest_notifications_up_to_its_size(
         history.begin("default", ["log"], notification(sample_payload, f"G{i}"), f"id-{i}")
         for i in range(5)
     ]
+    for record in records:
+        record.finish("delivered", 0.01)
     await history.flush(2)
 
     rows = await history.summaries()
@@ -96,7 +144,7 @@ async def test_notifications_older_than_max_age_leave_the_history(
     sample_payload: dict[str, Any], running: list[asyncio.Task[None]]
 ) -> None:
     history = await start(History(settings(max_age=0.2), MemoryStore()), running)
-    history.begin("default", ["log"], notification(sample_payload), "id-1")
+    history.begin("default", ["log"], notification(sample_payload), "id-1").finish("delivered")
     await history.flush(2)
     assert len(await history.summaries()) == 1
 
@@ -175,7 +223,9 @@ async def test_destination_bodies_are_masked_redacted_and_bounded(
         "long": "x" * 10_000,
     }
 
-    shown = json.loads(history.display.body(Rendered(body, secrets=("R0UT1NGKEY-very-secret",))))
+    kept = masked_json(Rendered(body, secrets=("R0UT1NGKEY-very-secret",)))
+    assert "R0UT1NGKEY-very-secret" not in kept  # masked before it is ever written
+    shown = json.loads(history.display.body(kept))
 
     assert shown["routing_key"] == "[secret]"
     assert "hunter2" not in shown["text"]

@@ -8,8 +8,11 @@ process's own.
 
 Recording never waits on the store. The pipeline changes records in memory and marks
 them; one writer task writes each marked record once, oldest mark first, however often it
-changed meanwhile. Beyond MAX_PENDING unwritten records (a store far slower than the alert
-rate) the oldest marks are dropped rather than holding memory.
+changed meanwhile. A notification still in progress is first written after
+IN_PROGRESS_DELAY, so the many that finish within milliseconds are written once, finished.
+Beyond MAX_PENDING unwritten records (a store far slower than the alert rate) the oldest
+marks are dropped rather than holding memory. What is written is the record as it came;
+display.py redacts it when it is read.
 
 When Alertmanager retries a notification whose last attempt failed (a destination did
 not take it), the retry continues that notification's record instead of starting a row of
@@ -35,7 +38,8 @@ from alert_explainer.alertmanager import Notification
 from alert_explainer.config import Settings
 from alert_explainer.redact import Redactor
 from alert_explainer.store import StateStore
-from alert_explainer.ui.record import Destination, Display, OutcomeName, Record
+from alert_explainer.ui.display import Display
+from alert_explainer.ui.record import Destination, OutcomeName, Record
 
 logger = structlog.get_logger("alert_explainer.ui.history")
 
@@ -44,6 +48,7 @@ DETAILS = "ui:details"
 QUEUED = "ui:queued:"
 MAX_PENDING = 10_000
 MAX_FAILED = 1_000  # recently failed records a retry may continue
+IN_PROGRESS_DELAY = 1.0  # seconds before a notification still in progress is written
 
 
 def new_id(moment: float) -> str:
@@ -69,6 +74,7 @@ class History:
             Redactor.from_settings(settings.redaction, settings.server.limits.max_value_length)
         )
         self._pending: dict[str, Record] = {}  # marked, not yet written; oldest first
+        self._starting: dict[str, Record] = {}  # in progress, written if still so soon
         self._writing: Record | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -121,6 +127,20 @@ class History:
             self._failed.move_to_end(record.identity)
             if len(self._failed) > MAX_FAILED:
                 self._failed.popitem(last=False)
+        if record.outcome == "in_progress" and not record.written:
+            if record.id not in self._starting:
+                self._starting[record.id] = record
+                loop = asyncio.get_running_loop()
+                loop.call_later(IN_PROGRESS_DELAY, self._still_in_progress, record)
+            return
+        self._starting.pop(record.id, None)
+        self._queue(record)
+
+    def _still_in_progress(self, record: Record) -> None:
+        if self._starting.pop(record.id, None) is not None:
+            self._queue(record)
+
+    def _queue(self, record: Record) -> None:
         self._pending[record.id] = record  # a record marked again keeps its turn
         if len(self._pending) > MAX_PENDING:
             dropped = self._pending.pop(next(iter(self._pending)))
@@ -169,8 +189,8 @@ class History:
             await self._adopt(record)
         record.written = True
         # Serialised before any await below: a change meanwhile marks the record again.
-        summary = json.dumps(record.summary(), ensure_ascii=False)
-        detail = json.dumps(record.detail(self.display), ensure_ascii=False)
+        summary = json.dumps(self.display.summary(record.summary()), ensure_ascii=False)
+        detail = json.dumps(record.stored(), ensure_ascii=False)
         for key, value in ((SUMMARIES, summary), (DETAILS, detail)):
             await self._state.push(key, record.id, value, max_items=self._max_items, ttl=self._ttl)
 
@@ -193,19 +213,22 @@ class History:
         for raw in await self._state.items(SUMMARIES, self._max_items):
             row = json.loads(raw)
             rows[row["id"]] = row
-        unwritten = [*self._pending.values(), *([self._writing] if self._writing else [])]
+        unwritten = [*self._unwritten()]
         if unwritten:
-            rows.update({r.id: r.summary() for r in unwritten})
+            rows.update({r.id: self.display.summary(r.summary()) for r in unwritten})
             ordered = sorted(rows.values(), key=lambda row: row["received"], reverse=True)
             return ordered[: self._max_items]
         return list(rows.values())
 
     async def detail(self, record_id: str) -> dict[str, Any] | None:
         """One notification's page data, or None when it is not (or no longer) kept."""
-        unwritten = self._pending.get(record_id)
-        if unwritten is None and self._writing is not None and self._writing.id == record_id:
-            unwritten = self._writing
+        unwritten = next((r for r in self._unwritten() if r.id == record_id), None)
         if unwritten is not None:
-            return unwritten.detail(self.display)
+            return self.display.detail(unwritten.stored())
         raw = await self._state.item(DETAILS, record_id)
-        return None if raw is None else dict(json.loads(raw))
+        return None if raw is None else self.display.detail(json.loads(raw))
+
+    def _unwritten(self) -> list[Record]:
+        """This process's records not (or not yet again) in the store."""
+        writing = [self._writing] if self._writing is not None else []
+        return [*self._starting.values(), *self._pending.values(), *writing]

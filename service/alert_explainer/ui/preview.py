@@ -21,7 +21,8 @@ from alert_explainer.prompts import PromptTemplates
 from alert_explainer.redact import Redactor
 from alert_explainer.routing import CompiledRoute, Router
 from alert_explainer.sinks import Message, Sink
-from alert_explainer.ui.record import Display
+from alert_explainer.ui.display import Display
+from alert_explainer.ui.record import masked_json
 
 AUTOMATIC = ""  # the route field's value for "as POST /webhook would choose"
 STAND_IN = """Headline: Preview: the model's explanation appears here
@@ -150,4 +151,4 @@ class Previewer:
             rendered = self._sinks[name].render(message)
         except SinkError as exc:
             return DestinationPreview(name, kind, error=str(exc))
-        return DestinationPreview(name, kind, body=self._display.body(rendered))
+        return DestinationPreview(name, kind, body=self._display.body(masked_json(rendered)))

@@ -8,33 +8,30 @@ and auth headers are never part of a record. Sizes are bounded: at most `MAX_ALE
 alerts, list items and string lengths clipped in destination bodies.
 
 A field another feature produces (the outcome's backend, evidence, situation...) is one
-line in `explained()` and one in `detail()`/`summary()`; the templates show what is there.
+line in `summary()` or `stored()`; the templates show what is there.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from alert_explainer.alertmanager import Alert, Notification
+from alert_explainer.alertmanager import Notification
 from alert_explainer.explainer import Outcome
-from alert_explainer.redact import NAMED_CREDENTIAL_RULE, Redactor
 from alert_explainer.sinks import Rendered
-from alert_explainer.sinks.facts import alert_links, group_links, severity
+from alert_explainer.sinks.facts import severity
 
 OutcomeName = Literal["in_progress", "queued", "delivered", "failed", "duplicate"]
 OUTCOMES: tuple[OutcomeName, ...] = ("in_progress", "queued", "delivered", "failed", "duplicate")
 
 MAX_ALERTS = 100  # alerts kept per record; the rest are counted
 MAX_ALERTNAMES = 10
-MAX_LIST_ITEMS = 50  # items of a list in a destination body
-MAX_STRING = 4000  # characters of one string in a destination body
-MAX_BODY = 64 * 1024  # characters of one destination body as shown
 MAX_RETRY_CALLS = 50
+MAX_BODY = 64 * 1024  # characters of one destination body as kept
 MASK = "[secret]"
 
 
@@ -81,8 +78,6 @@ class Record:
     retry_calls_not_shown: int = 0
     finished_at: float | None = None
     written: bool = field(default=False, repr=False)  # stored at least once
-    # The notification as the page shows it: redacted once, however often it is written.
-    _shown: tuple[Notification, dict[str, int]] | None = field(default=None, repr=False)
 
     # --- what the pipeline reports -----------------------------------------------------
 
@@ -165,10 +160,19 @@ class Record:
             "retries": len(self.retry_calls) + self.retry_calls_not_shown,
         }
 
-    def detail(self, display: Display) -> dict[str, Any]:
-        """Everything the notification's page shows (the API's Notification)."""
+    def stored(self) -> dict[str, Any]:
+        """What is kept for the notification's page, as it came (display.py shows it).
+
+        Cheap to build, since it is built for every notification: the payload as received
+        (at most MAX_ALERTS alerts), the prompt and answer, and each destination's body as
+        compact JSON with the destination's own credentials masked. Redaction for the page
+        happens when it is read.
+        """
         n = self.notification
         o = self.explanation or Outcome()
+        payload = n.raw or n.model_dump(mode="json", by_alias=True)
+        if len(n.alerts) > MAX_ALERTS:
+            payload = {**payload, "alerts": payload["alerts"][:MAX_ALERTS]}
         prompt = None
         if o.prompt:
             prompt = {
@@ -179,20 +183,10 @@ class Record:
         answer = None
         if o.answer is not None or o.text is not None:
             answer = {"received": o.answer, "delivered": o.text}
-        if self._shown is None:
-            self._shown = display.notification(n)
-        shown, redactions = self._shown
         return {
             **self.summary(),
-            "group_key": shown.group_key,
-            "group_labels": shown.group_labels,
-            "common_labels": shown.common_labels,
-            "common_annotations": shown.common_annotations,
-            "external_url": shown.external_url,
-            "links": [{"label": k.label, "url": k.url} for k in group_links(shown)],
-            "alerts": [_alert(a) for a in shown.alerts[:MAX_ALERTS]],
+            "payload": payload,
             "alerts_not_shown": max(0, len(n.alerts) - MAX_ALERTS),
-            "alert_redactions": redactions,
             "evidence": o.evidence.as_dicts() or None,  # issue 9: redacted when gathered
             "prompt": prompt,
             "answer": answer,
@@ -202,7 +196,7 @@ class Record:
                     "type": d.type,
                     "result": d.result,
                     "seconds": _seconds(d.seconds),
-                    "body": display.body(d.rendered) if d.rendered else None,
+                    "body": masked_json(d.rendered) if d.rendered else None,
                 }
                 for d in self.destinations.values()
             ],
@@ -210,71 +204,15 @@ class Record:
         }
 
 
+def masked_json(rendered: Rendered) -> str:
+    """A destination's body as compact JSON, its credentials masked, at most MAX_BODY long."""
+    text = json.dumps(rendered.body, ensure_ascii=False)
+    for secret in sorted((s for s in rendered.secrets if s), key=len, reverse=True):
+        text = text.replace(json.dumps(secret, ensure_ascii=False)[1:-1], MASK)
+    if len(text) > MAX_BODY:
+        return text[:MAX_BODY] + f"… {len(text) - MAX_BODY} more characters not shown"
+    return text
+
+
 def _seconds(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-def _alert(alert: Alert) -> dict[str, Any]:
-    return {
-        "status": alert.status,
-        "name": alert.name,
-        "labels": alert.labels,
-        "annotations": alert.annotations,
-        "starts_at": iso(alert.starts_at.timestamp()) if alert.starts_at else None,
-        "ends_at": iso(alert.ends_at.timestamp()) if alert.ends_at else None,
-        "links": [{"label": k.label, "url": k.url} for k in alert_links(alert)],
-    }
-
-
-class Display:
-    """Makes notifications and destination bodies fit for a page: redacted, masked, bounded.
-
-    The notification is shown as the model was shown it (redaction rules, deny/allow, value
-    length); a destination body has every string redacted and cut, long lists shortened,
-    values under credential-like keys and the destination's own credentials masked.
-    """
-
-    def __init__(self, redactor: Redactor) -> None:
-        self._redactor = redactor
-
-    def notification(self, notification: Notification) -> tuple[Notification, dict[str, int]]:
-        """The notification as the page shows it, and the replacements made by rule."""
-        shown, counts = self._redactor.prepare(notification)
-        return shown, dict(counts)
-
-    def body(self, rendered: Rendered) -> str:
-        """The body as indented JSON text, at most MAX_BODY characters."""
-        masks = sorted((s for s in rendered.secrets if s), key=len, reverse=True)
-        text = json.dumps(self._value(rendered.body, masks, 0), indent=2, ensure_ascii=False)
-        if len(text) > MAX_BODY:
-            return text[:MAX_BODY] + f"\n… {len(text) - MAX_BODY} more characters not shown"
-        return text
-
-    def _value(self, value: Any, masks: list[str], depth: int) -> Any:
-        if isinstance(value, str):
-            return self._text(value, masks)
-        if depth > 32:
-            return "…"
-        if isinstance(value, Mapping):
-            return {
-                self._text(str(k), masks): (
-                    f"[REDACTED:{NAMED_CREDENTIAL_RULE}]"
-                    if isinstance(v, str) and v and self._redactor.is_secret_name(str(k))
-                    else self._value(v, masks, depth + 1)
-                )
-                for k, v in value.items()
-            }
-        if isinstance(value, list | tuple):
-            items = [self._value(v, masks, depth + 1) for v in value[:MAX_LIST_ITEMS]]
-            if len(value) > MAX_LIST_ITEMS:
-                items.append(f"… {len(value) - MAX_LIST_ITEMS} more items not shown")
-            return items
-        return value
-
-    def _text(self, text: str, masks: list[str]) -> str:
-        for secret in masks:
-            text = text.replace(secret, MASK)
-        text = self._redactor.redact(text[: MAX_STRING + 200])
-        if len(text) > MAX_STRING:
-            return text[:MAX_STRING] + "…"
-        return text

@@ -13,6 +13,7 @@ Links are relative, so the page works under any path prefix (an Ingress, or none
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from importlib import resources
@@ -112,6 +113,14 @@ def _result_word(result: str | None) -> str:
     )
 
 
+def _pretty(text: str) -> str:
+    """JSON text indented for reading; anything else as it is."""
+    try:
+        return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        return text
+
+
 def _redaction_text(counts: dict[str, int]) -> str:
     if not counts:
         return "none"
@@ -132,6 +141,7 @@ def environment() -> jinja2.Environment:
         result_class=_result_class,
         result_word=_result_word,
         redaction_text=_redaction_text,
+        pretty=_pretty,
         words=lambda text: str(text).replace("_", " "),
     )
     env.globals["version"] = __version__
