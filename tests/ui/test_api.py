@@ -13,6 +13,8 @@ import time
 from typing import Any
 from urllib.parse import urlencode
 
+import redis
+
 from tests.conftest import ServiceFactory
 from tests.support import http
 from tests.support.clanker import Behaviour, ClankerEmulator
@@ -194,6 +196,64 @@ def test_no_destination_url_token_or_routing_key_is_ever_shown(
     for text in (str(shown), page):
         for secret in (url_token, routing_key, recorder.url, "test-paid-key"):
             assert secret not in text
+
+
+def test_the_history_in_redis_holds_no_key_token_or_destination_url(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    redis_server: RedisProcess,
+    sample_payload: dict[str, Any],
+) -> None:
+    url_token = "T0KEN-in-the-url-3301772"
+    routing_key = "R0UTING-key-99120345"
+    config = explainer_config(
+        clanker.url,
+        {"team": recorder.url_for(f"/hooks/{url_token}")},
+        state={"backend": "redis", "url": redis_server.url},
+        auth={"bearer_tokens": ["hook-token-55120"]},
+    )
+    config["sinks"].append(
+        {
+            "name": "pager",
+            "type": "pagerduty",
+            "routing_key": routing_key,
+            "api_url": recorder.url,
+            "timeout": 2,
+        }
+    )
+    config["routes"] = [{"name": "default", "sinks": ["team", "pager"]}]
+    service = service_factory(config)
+    token = {"Authorization": "Bearer hook-token-55120"}
+    assert service.post_payload(sample_payload, headers=token).status == 200
+    wait_for_rows(service, finished(1), headers=token)
+
+    stored = dump_redis(redis_server.url)
+
+    assert "ui:details" in stored  # the history is there...
+    for secret in (url_token, routing_key, "test-paid-key", "hook-token-55120", recorder.url):
+        assert secret not in stored  # ...without a credential or a destination's address
+
+
+def dump_redis(url: str) -> str:
+    """Every key and value in the Redis at `url`, as one text."""
+    client = redis.Redis.from_url(url, decode_responses=True)
+    parts = []
+    for key in client.scan_iter():
+        kind = client.type(key)
+        if kind == "string":
+            value: Any = client.get(key)
+        elif kind == "hash":
+            value = client.hgetall(key)
+        elif kind == "list":
+            value = client.lrange(key, 0, -1)
+        elif kind == "stream":
+            value = client.xrange(key)
+        else:
+            value = kind
+        parts.append(f"{key} {value}")
+    client.close()
+    return "\n".join(parts)
 
 
 def test_a_failed_destination_shows_why_and_the_notification_as_failed(
