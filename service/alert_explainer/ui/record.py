@@ -160,10 +160,11 @@ class Record:
             "retries": len(self.retry_calls) + self.retry_calls_not_shown,
         }
 
-    def stored(self) -> dict[str, Any]:
+    def stored(self, summary: dict[str, Any] | None = None) -> dict[str, Any]:
         """What is kept for the notification's page, as it came (display.py shows it).
 
-        Cheap to build, since it is built for every notification: the payload as received
+        `summary` is this record's, when the caller has it already. Cheap to build, since
+        it is built for every notification: the payload as received
         (at most MAX_ALERTS alerts), the prompt and answer, and each destination's body as
         compact JSON with the destination's own credentials masked. Redaction for the page
         happens when it is read.
@@ -184,7 +185,7 @@ class Record:
         if o.answer is not None or o.text is not None:
             answer = {"received": o.answer, "delivered": o.text}
         return {
-            **self.summary(),
+            **(summary or self.summary()),
             "payload": payload,
             "alerts_not_shown": max(0, len(n.alerts) - MAX_ALERTS),
             "evidence": o.evidence.as_dicts() or None,  # issue 9: redacted when gathered
