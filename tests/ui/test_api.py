@@ -54,8 +54,31 @@ def test_a_delivered_notification_is_listed_with_its_explanation_and_destination
     assert row["alert_counts"] == {"firing": 2, "resolved": 0, "not_sent": 0}
     assert (row["outcome"], row["explained"], row["reused"]) == ("delivered", True, False)
     assert row["model"] == "gemini-3.5-flash"
+    assert row["backend"] == "clanker"  # the first backend, by its default name
     assert row["destinations"] == {"team": "delivered"}
     assert row["total_seconds"] >= row["inference_seconds"] > 0
+
+
+def test_the_backend_that_answered_is_shown_after_a_failover(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    recorder: RecordingServer,
+    sample_payload: dict[str, Any],
+) -> None:
+    free = ClankerEmulator().start()  # a second API, where the key is a paid one
+    try:
+        clanker.default = Behaviour.status(402)
+        inference = {"fallbacks": [{"name": "spare", "url": free.url, "api_key": "test-paid-key"}]}
+        config = explainer_config(clanker.url, {"team": recorder.url}, inference=inference)
+        service = service_factory(config)
+        service.post_payload(sample_payload)
+
+        (row,) = wait_for_rows(service, finished(1))
+    finally:
+        free.stop()
+
+    assert (row["explained"], row["backend"]) == (True, "spare")
+    assert "spare" in api(service, "/ui").body.decode()
 
 
 def test_the_list_filters_by_route_status_and_outcome(
