@@ -217,6 +217,23 @@ class Bench:
         wait_ready(process, endpoint.url("/readyz"))
         return endpoint
 
+    def redis(self) -> Endpoint:
+        """Start redis-server without persistence on a free port; its base URL is redis://."""
+        port = free_port()
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        process = self.spawn("redis", [*argv, "--appendonly", "no", "--dir", str(self.work_dir)])
+        deadline = time.perf_counter() + 10
+        while time.perf_counter() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", port), 1) as c,
+            ):
+                c.sendall(b"PING\r\n")
+                if c.recv(16).startswith(b"+PONG"):
+                    return Endpoint(process, f"redis://127.0.0.1:{port}/0")
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server not ready on port {port}:\n{process.tail()}")
+
     def service(
         self, config: Mapping[str, Any], *, name: str = "service", wait: bool = True
     ) -> Endpoint:
@@ -255,11 +272,14 @@ def service_config(
     dedup_window: float = 600.0,
     max_connections: int | None = None,
     reexplain_after: float | None = None,
+    redis: Endpoint | None = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """A service configuration: the emulator as inference API, one webhook sink.
 
-    Everything not named here is the service's default (memory state, JSON logs at info,
-    `inference.max_connections` 100 and `inference.reexplain_after` 1 h unless given).
+    Everything not named here is the service's default (memory state unless `redis` is
+    given, one worker process, JSON logs at info, `inference.max_connections` 100 and
+    `inference.reexplain_after` 1 h unless given).
     """
     config: dict[str, Any] = {
         "server": {"respond_within": respond_within},
@@ -278,6 +298,10 @@ def service_config(
         config["inference"]["max_connections"] = max_connections
     if reexplain_after is not None:
         config["inference"]["reexplain_after"] = reexplain_after
+    if redis is not None:
+        config["state"] = {"backend": "redis", "url": redis.base_url}
+    if workers != 1:
+        config["server"]["workers"] = workers
     return config
 
 

@@ -6,20 +6,15 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from urllib.parse import urlsplit
-
-import structlog
-import uvicorn
 
 from alert_explainer import __version__
 from alert_explainer.alertmanager import Notification, parse_notification
-from alert_explainer.app import Lifecycle, build_gatherer, create_app
+from alert_explainer.app import build_gatherer
 from alert_explainer.config import (
     CONFIG_PATH_ENV,
     BackendSettings,
@@ -36,11 +31,11 @@ from alert_explainer.prompts import PromptTemplates, specimen, specimen_evidence
 from alert_explainer.queue import QueueError, check_queue_writable
 from alert_explainer.redact import Redactor
 from alert_explainer.routing import CompiledRoute
+from alert_explainer.server import run_server
 from alert_explainer.since import member_noun
 from alert_explainer.situation import Rule, Situation
 from alert_explainer.transport import HttpClient, encode_json
-
-logger = structlog.get_logger("alert_explainer.cli")
+from alert_explainer.workers import STARTUP_FAILURE, serve_workers
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -63,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     with_config(serve)
     serve.add_argument("--host", help="address to listen on (default: server.host, 0.0.0.0)")
     serve.add_argument("--port", type=int, help="port to listen on (default: server.port, 8080)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        help="worker processes on that port (default: server.workers, 1; more need Redis state)",
+    )
 
     check = commands.add_parser("check-config", help="validate the configuration and exit")
     with_config(check)
@@ -90,11 +90,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
     args = _parser().parse_args(argv)
+    workers = getattr(args, "workers", None)
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(
+            args.config, overrides={"server": {"workers": workers}} if workers else None
+        )
         templates = {r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes}
         for name, route_templates in templates.items():
             try:  # compiled is not enough: an unknown variable only fails when rendered
@@ -126,52 +135,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings, host: str | None, port: int | None) -> int:
-    """Run the service until SIGTERM or SIGINT."""
+    """Run the service until SIGTERM or SIGINT: one process, or server.workers of them."""
     try:  # now, rather than on the first notification
         check_queue_writable(settings)
     except QueueError as exc:
         print(f"alert-explainer: {exc}", file=sys.stderr)
         return 1
     configure_logging(settings.log.format, settings.log.level)
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=host or settings.server.host,
-        port=port or settings.server.port,
-        log_config=None,  # our structlog configuration renders uvicorn's records too
-        access_log=False,  # one canonical event per notification instead
-        server_header=False,
-        timeout_graceful_shutdown=int(settings.server.shutdown_grace),
-        lifespan="on",
-    )
-    server = DrainingServer(config, app.state.lifecycle, settings.server.shutdown_delay)
-    server.run()
-    return 0
-
-
-class DrainingServer(uvicorn.Server):
-    """uvicorn, except that SIGTERM first fails readiness and keeps serving for a while.
-
-    Kubernetes removes an unready pod from its Service; only then does the listener close
-    and in-flight notifications get `shutdown_grace` to finish.
-    """
-
-    def __init__(self, config: uvicorn.Config, lifecycle: Lifecycle, delay: float) -> None:
-        super().__init__(config)
-        self._lifecycle = lifecycle
-        self._delay = delay
-        self._draining = False
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if sig != signal.SIGTERM or self._draining or self._delay <= 0:
-            self._lifecycle.ready = False
-            super().handle_exit(sig, frame)
-            return
-        self._draining = True
-        self._lifecycle.ready = False
-        logger.info("shutdown_requested", serving_for_seconds=self._delay)
-        loop = asyncio.get_event_loop()
-        loop.call_soon_threadsafe(loop.call_later, self._delay, super().handle_exit, sig, frame)
+    host = host or settings.server.host
+    port = port or settings.server.port
+    if settings.server.workers > 1:
+        return serve_workers(settings, host, port)
+    return 0 if run_server(settings, host, port) else STARTUP_FAILURE
 
 
 def summary(settings: Settings, path: Path | None) -> str:

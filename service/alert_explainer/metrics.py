@@ -2,6 +2,10 @@
 
 Labels are bounded: route, sink and backend names and models come from the configuration,
 outcomes and reasons from fixed lists below. Never an alertname, fingerprint, group key or URL.
+
+Every Gauge names its `multiprocess_mode`: how the values of `serve --workers` processes
+combine (worker_metrics.py). A gauge computed when scraped (`set_function`) cannot be
+shared between workers; use a custom collector, which reports the scraped worker's view.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from alert_explainer import __version__
+from alert_explainer.worker_metrics import exposition, multiprocess_enabled
 
 PREFIX = "alert_explainer"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -113,11 +118,13 @@ class Metrics:
             f"{PREFIX}_requests_in_flight",
             "Webhook requests currently being answered.",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.notifications_in_progress = Gauge(
             f"{PREFIX}_notifications_in_progress",
             "Notifications being explained or delivered (they outlive a timed-out request).",
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.inference_requests = Counter(
             f"{PREFIX}_inference_requests_total",
@@ -200,6 +207,7 @@ class Metrics:
             "1 while a backend's circuit breaker refuses calls after consecutive failures.",
             ["backend"],
             registry=r,
+            multiprocess_mode="livemax",  # each worker has its own breaker: 1 if any is open
         )
         self.inference_calls = Counter(
             f"{PREFIX}_inference_calls_total",
@@ -242,6 +250,7 @@ class Metrics:
             f"{PREFIX}_event_loop_lag_max_seconds",
             "The largest event-loop lag seen since start-up.",
             registry=r,
+            multiprocess_mode="max",
         )
         self.loop_lag_max_value = 0.0
         self.auth_failures = Counter(
@@ -374,5 +383,7 @@ class Metrics:
                     self.inference_requests.labels(backend, model, outcome)
 
     def exposition(self) -> bytes:
-        """The registry in Prometheus text format."""
+        """The registry in Prometheus text format; every worker's with `serve --workers`."""
+        if multiprocess_enabled():
+            return exposition(self.registry)
         return generate_latest(self.registry)

@@ -292,6 +292,8 @@ FALLBACK_CONFIG = {
             },
             '"keyed" sets its own api_key',
         ),
+        ({"workers": 2}, "workers: 2 needs config.state.backend: redis"),
+        ({"config": {"server": {"workers": 2}}}, "use the value workers"),
     ],
 )
 def test_contradictory_values_fail_with_a_clear_message(
@@ -505,6 +507,22 @@ def test_every_toggle_on_renders_every_kind(chart: helm.Chart) -> None:
     assert "replicas" not in rendered.deployment["spec"]  # the HorizontalPodAutoscaler owns it
     image = rendered.container["image"]
     assert image == f"registry.example.com/platform/alert-explainer@sha256:{'0' * 64}"
+
+
+def test_workers_share_redis_and_keep_their_metric_files_in_tmp(chart: helm.Chart) -> None:
+    rendered = render(chart, CASES["workers"])
+    assert rendered.config["server"]["workers"] == 2
+    assert rendered.config["state"] == {"backend": "redis", "url": "${REDIS_URL}"}
+    env = {v["name"]: v.get("value") for v in rendered.container["env"]}
+    directory = Path(env["PROMETHEUS_MULTIPROC_DIR"])
+    mounts = {Path(m["mountPath"]): m["name"] for m in rendered.container["volumeMounts"]}
+    # On the pod's own emptyDir, writable although the root filesystem is read-only.
+    assert mounts[directory.parent] == "tmp"
+
+
+def test_docs_workers_values_are_the_ci_case() -> None:
+    (block,) = code_blocks(docs_section("Several worker processes"), "yaml")
+    assert yaml.safe_load(block) == CASES["workers"]  # so lint, validation and check-config
 
 
 def test_release_name_shapes_the_object_names(chart: helm.Chart) -> None:

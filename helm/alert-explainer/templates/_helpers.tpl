@@ -87,10 +87,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 The service configuration: `config` from values, with what the chart owns laid over it:
-server.host/port (the container port), server.root_path (rootPath), the ui section's
-enabled/history/max_age (ui.*), with webhookAuth.enabled the bearer token read from
-$WEBHOOK_BEARER_TOKEN (appended to any auth the user configured), and with
-ui.basicAuth.enabled the page's credentials, the password read from $UI_PASSWORD.
+server.host/port (the container port), server.root_path (rootPath), server.workers
+(workers), the ui section's enabled/history/max_age (ui.*), with webhookAuth.enabled the
+bearer token read from $WEBHOOK_BEARER_TOKEN (appended to any auth the user configured),
+and with ui.basicAuth.enabled the page's credentials, the password read from $UI_PASSWORD.
 */}}
 {{- define "alert-explainer.config" -}}
 {{- $config := deepCopy (default dict .Values.config) }}
@@ -100,6 +100,7 @@ ui.basicAuth.enabled the page's credentials, the password read from $UI_PASSWORD
 {{- with .Values.rootPath }}
 {{- $_ = set $server "root_path" . }}
 {{- end }}
+{{- $_ = set $server "workers" (int .Values.workers) }}
 {{- $_ = set $config "server" $server }}
 {{- $ui := deepCopy (default dict (get $config "ui")) }}
 {{- $_ = set $ui "enabled" .Values.ui.enabled }}
@@ -304,6 +305,9 @@ same way: async mode with the Redis state backend keeps its queue in Redis.
 {{- else if .Values.persistence.enabled }}
 {{- fail (printf "persistence.enabled holds the SQLite queue of config.delivery.mode async, but %s: set persistence.enabled=false" (ternary "the mode is sync, which queues nothing" "with config.state.backend: redis the queue is in Redis" (eq $queue "sync"))) }}
 {{- end }}
+{{- if and (gt (int .Values.workers) 1) (ne (dig "state" "backend" "memory" .Values.config) "redis") }}
+{{- fail (printf "workers: %d needs config.state.backend: redis (and config.state.url): worker processes share leases, delivery records, the explanation cache and the budgets only through Redis" (int .Values.workers)) }}
+{{- end }}
 {{- if and .Values.webhookAuth.enabled (not .Values.secrets.keys.webhookBearerToken) }}
 {{- fail "webhookAuth.enabled needs secrets.keys.webhookBearerToken (the Secret key holding the token)" }}
 {{- end }}
@@ -314,6 +318,9 @@ same way: async mode with the Redis state backend keeps its queue in Redis.
 {{- end }}
 {{- if dig "server" "root_path" "" (default dict .Values.config) }}
 {{- fail "config.server.root_path is set by the chart: use the value rootPath instead" }}
+{{- end }}
+{{- if hasKey (dig "server" dict (default dict .Values.config)) "workers" }}
+{{- fail "config.server.workers is set by the chart: use the value workers instead" }}
 {{- end }}
 {{- if and .Values.secrets.existingSecret .Values.ui.basicAuth.password }}
 {{- fail "secrets.existingSecret is set: put the page's password in that Secret (key secrets.keys.uiPassword), not in ui.basicAuth.password" }}

@@ -25,11 +25,18 @@ CONFIG_PATH_ENV = "ALERT_EXPLAINER_CONFIG"
 _ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -> Settings:
+def load_settings(
+    path: Path | None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
     """Read, expand and validate the configuration; raise ConfigError naming every problem.
 
     With no path the built-in defaults apply, with the API key taken from
-    CLANKER_CLOUD_API_KEY when it is set.
+    CLANKER_CLOUD_API_KEY when it is set. `overrides` (command-line options, such as
+    {"server": {"workers": 2}}) replace keys of the file before validation, so they are
+    checked like the file itself.
     """
     env = os.environ if environ is None else environ
     if path is None:
@@ -40,7 +47,7 @@ def load_settings(path: Path | None, environ: Mapping[str, str] | None = None) -
     else:
         raw = _read_yaml(path)
     problems: list[str] = []
-    expanded = _expand(raw, env, "", problems)
+    expanded = _merge(_expand(raw, env, "", problems), overrides or {})
     if problems:
         raise ConfigError(problems)
     try:
@@ -90,6 +97,18 @@ def _expand(value: Any, env: Mapping[str, str], where: str, problems: list[str])
         return ""
 
     return _ENV_REFERENCE.sub(substitute, value)
+
+
+def _merge(base: Any, overrides: Mapping[str, Any]) -> Any:
+    if not isinstance(base, dict):
+        return base  # not a mapping: validation reports it as it is
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping):
+            merged[key] = _merge(merged.get(key) or {}, value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _join(where: str, key: str) -> str:

@@ -38,6 +38,9 @@ class ServerSettings(Model):
     shutdown_delay: float = Field(default=5.0, ge=0)
     # Then, how long notifications in progress may take before the process exits.
     shutdown_grace: Duration = 25.0
+    # Processes serving this port (`serve --workers`); more than one needs state.backend:
+    # redis, so that they share leases, delivery records, the cache and the budgets.
+    workers: int = Field(default=1, ge=1, le=64)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     # The path prefix an Ingress serves the service under ("/alert-explainer"). Requests
     # are answered with or without it, so `kubectl port-forward` works as well.

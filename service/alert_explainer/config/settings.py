@@ -70,6 +70,17 @@ class Settings(Model):
             raise ValueError("; ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _workers_share_state(self) -> Settings:
+        if self.server.workers > 1 and self.state.backend != "redis":
+            raise ValueError(
+                f"server.workers is {self.server.workers}, which needs state.backend: redis "
+                "(worker processes share leases, delivery records, the explanation cache and "
+                "the budgets only through Redis); set state.backend: redis and state.url, "
+                "or server.workers: 1"
+            )
+        return self
+
     def route(self, name: str) -> RouteSettings | None:
         """The route called `name`, or None."""
         return next((r for r in self.routes if r.name == name), None)
