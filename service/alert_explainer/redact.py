@@ -23,8 +23,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
-from alert_explainer.alertmanager import Notification
+from alert_explainer.alertmanager import Alert, Notification
 from alert_explainer.config import RedactionSettings
 
 # Names kept under an allow list: without them nothing can say which alert this is.
@@ -36,6 +37,11 @@ _SECRET_SPAN = 4096
 
 # A value already replaced is never matched again, so redacting twice changes nothing.
 _NOT_REDACTED = r"(?!\[REDACTED:)"
+
+# Label names, severities, alert names and the like repeat from one notification to the
+# next: short values are redacted once and remembered, in a memo emptied when full.
+_MEMO_ENTRIES = 4096
+_MEMO_VALUE_LENGTH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +267,10 @@ class Redactor:
         self.rules = tuple(rules)
         self.max_value_length = max_value_length
         self._hints = tuple(sorted({h for r in self.rules for h in r.hints}))
+        # One scan says whether any hint occurs at all, which for most values it does not.
+        self._any_hint = re.compile("|".join(map(re.escape, self._hints))) if self._hints else None
         self._always = any(not r.hints for r in self.rules)
+        self._memo: dict[str, tuple[str, Counter[str] | None]] = {}
         self._deny = frozenset(deny)
         self._allow = None if allow is None else frozenset(allow) | ALWAYS_KEPT
         self._secret_names = secret_names
@@ -289,11 +298,13 @@ class Redactor:
 
     def redact(self, text: str, counts: Counter[str] | None = None) -> str:
         """`text` with every rule applied (no truncation); replacements added to `counts`."""
-        counts = Counter() if counts is None else counts
         folded = text.casefold()
+        if not self._always and (self._any_hint is None or not self._any_hint.search(folded)):
+            return text  # the common case: nothing that could be a secret
+        counts = Counter() if counts is None else counts
         present = {hint for hint in self._hints if hint in folded}
         if not present and not self._always:
-            return text  # the common case: nothing that could be a secret
+            return text
         for rule in self.rules:
             if not rule.hints or not present.isdisjoint(rule.hints):
                 text = rule.apply(text, counts)
@@ -304,6 +315,17 @@ class Redactor:
         window = text[: self.max_value_length + _SECRET_SPAN]
         redacted = self.redact(window, counts)
         return truncate(redacted, self.max_value_length, cut=len(text) - len(window))
+
+    def remembered(self, value: str) -> tuple[str, Counter[str] | None] | None:
+        """What `clean` made of `value` before, and its counts (None: nothing replaced)."""
+        return self._memo.get(value)
+
+    def remember(self, value: str, result: tuple[str, Counter[str] | None]) -> None:
+        """Keep what `clean` made of a short `value`; the counts must not change later."""
+        if len(value) <= _MEMO_VALUE_LENGTH:
+            if len(self._memo) >= _MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[value] = result
 
     def is_secret_name(self, name: str) -> bool:
         """Whether a label or annotation called `name` holds a credential by its very name."""
@@ -324,27 +346,38 @@ class Redactor:
         """
         job = _Job(self)
         alerts = [
-            alert.model_copy(
-                update={
-                    "labels": job.labels(alert.labels),
-                    "annotations": job.labels(alert.annotations),
-                    "generator_url": job.text(alert.generator_url),
-                }
+            _updated(
+                alert,
+                labels=job.labels(alert.labels),
+                annotations=job.labels(alert.annotations),
+                generator_url=job.text(alert.generator_url),
             )
             for alert in notification.alerts
         ]
-        copy = notification.model_copy(
-            update={
-                "alerts": alerts,
-                "group_labels": job.labels(notification.group_labels),
-                "common_labels": job.labels(notification.common_labels),
-                "common_annotations": job.labels(notification.common_annotations),
-                "receiver": job.text(notification.receiver),
-                "external_url": job.text(notification.external_url),
-                "group_key": job.text(notification.group_key),
-            }
+        copy = _updated(
+            notification,
+            alerts=alerts,
+            group_labels=job.labels(notification.group_labels),
+            common_labels=job.labels(notification.common_labels),
+            common_annotations=job.labels(notification.common_annotations),
+            receiver=job.text(notification.receiver),
+            external_url=job.text(notification.external_url),
+            group_key=job.text(notification.group_key),
         )
         return copy, job.counts
+
+
+_Model = TypeVar("_Model", Alert, Notification)
+
+
+def _updated(model: _Model, **fields: object) -> _Model:
+    """`model` with `fields` replaced; the model itself when none differs (they are frozen).
+
+    Most alerts carry no secret, and copying a pydantic model costs more than comparing.
+    """
+    if all(getattr(model, name) == value for name, value in fields.items()):
+        return model
+    return model.model_copy(update=fields)
 
 
 class _Job:
@@ -353,6 +386,7 @@ class _Job:
     def __init__(self, redactor: Redactor) -> None:
         self._redactor = redactor
         self.counts: Counter[str] = Counter()
+        self._found: Counter[str] = Counter()
         self._values: dict[str, tuple[str, Counter[str] | None]] = {}
         # Per label name: the name to send and whether its value is a credential, or None
         # when the name is not sent at all.
@@ -361,8 +395,12 @@ class _Job:
     def text(self, value: str) -> str:
         cached = self._values.get(value)
         if cached is None:
-            found: Counter[str] = Counter()
-            cached = (self._redactor.clean(value, found), found or None)
+            cached = self._redactor.remembered(value)
+            if cached is None:
+                found = self._found
+                found.clear()  # one Counter for every value: most find nothing to count
+                cached = (self._redactor.clean(value, found), Counter(found) if found else None)
+                self._redactor.remember(value, cached)
             self._values[value] = cached
         if cached[1] is not None:
             self.counts.update(cached[1])
