@@ -43,7 +43,8 @@ class ChatMessage:
 
 def data(value: object) -> str:
     """Render untrusted text so it cannot end the <alert-data> block it sits in."""
-    return _DELIMITER.sub(r"‹\1", str(value))
+    text = str(value)
+    return _DELIMITER.sub(r"‹\1", text) if "<" in text else text  # most text has no "<"
 
 
 def labelset(labels: dict[str, str]) -> str:
@@ -55,7 +56,10 @@ def labelset(labels: dict[str, str]) -> str:
 
 def timestamp(moment: datetime | None) -> str:
     """UTC time to the second, or "unknown"."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "unknown"
+    if not moment:
+        return "unknown"
+    m = moment.astimezone(UTC)  # formatted by hand: strftime takes twice as long
+    return f"{m.year}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
 @jinja2.pass_context
@@ -170,11 +174,29 @@ def _default_source(name: str) -> str:
     return resources.files("alert_explainer").joinpath("templates", name).read_text("utf-8")
 
 
+# What a dict has as attributes; any other `x.name` on a dict is its key `name`.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _PromptEnvironment(SandboxedEnvironment):
+    """The sandbox, with `alert.summary` on the plain dicts of the context made cheap.
+
+    Jinja tries the attribute first and falls back to the key, so every such lookup on a
+    dict raised and caught an AttributeError. For a name a dict has no attribute of, the
+    key is all the sandbox could ever return, so it is returned at once.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 class PromptTemplates:
     """The compiled system and user templates of one route."""
 
     def __init__(self, system_source: str, user_source: str) -> None:
-        self._env = SandboxedEnvironment(
+        self._env = _PromptEnvironment(
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # plain text for a model, not HTML
             keep_trailing_newline=False,
