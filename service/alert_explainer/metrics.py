@@ -193,6 +193,7 @@ class Metrics:
             "by the value of the priority label (inference.limits.priority; other: none listed).",
             ["severity"],
             registry=r,
+            multiprocess_mode="livesum",
         )
         self.inference_wait = Histogram(
             f"{PREFIX}_inference_wait_seconds",
