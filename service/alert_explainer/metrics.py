@@ -297,12 +297,16 @@ class Metrics:
             "When a firing Watchdog alert last arrived (Unix time; 0 before the first): the "
             "dead man's switch for the alerting path.",
             registry=r,
+            multiprocess_mode="max",  # the latest arrival at any worker
         )
         self.watchdog_interval = Gauge(
             f"{PREFIX}_watchdog_interval_seconds",
             "The interval Watchdog arrives at (its route's repeat_interval), learned from the "
             "gaps between its notifications; 0 until two have arrived.",
             registry=r,
+            # Each worker learns it from the arrivals it saw, which with several workers can
+            # be every other one: the largest is never 0 once one has learnt it, and errs long.
+            multiprocess_mode="livemax",
         )
         self.queue_entries = Gauge(
             f"{PREFIX}_queue_entries",
