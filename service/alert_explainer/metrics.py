@@ -312,18 +312,21 @@ class Metrics:
             f"{PREFIX}_queue_entries",
             "Notifications in the async delivery queue, waiting or being delivered.",
             registry=r,
+            multiprocess_mode="livemostrecent",  # the shared queue, as last looked at
         )
         self.queue_oldest_age = Gauge(
             f"{PREFIX}_queue_oldest_age_seconds",
             "How long the oldest notification in the async delivery queue has waited (0 "
             "when the queue is empty).",
             registry=r,
+            multiprocess_mode="livemostrecent",  # the shared queue, as last looked at
         )
         self.dead_letters = Gauge(
             f"{PREFIX}_dead_letters",
             "Dead letters waiting for a replay or a drop, by route and by the sink they lack.",
             ["route", "sink"],
             registry=r,
+            multiprocess_mode="livemostrecent",  # the shared queue, as last looked at
         )
         # Not "dead_letters_total": a counter's family would be named like the gauge above.
         self.dead_lettered = Counter(
