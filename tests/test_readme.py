@@ -84,12 +84,20 @@ def test_the_curl_example_delivers_the_sample_with_the_default_configuration(
     assert result.status == 200
     assert result.json is not None
     assert result.json["sinks"] == {"log": "delivered"}
-    assert "explanation unavailable: no API key configured" in service.output()
+    output = service.output()
+    assert "explanation unavailable: no API key configured" in output
+    # The sample is a catalogued alert: the catalogue's notes stand in for the explanation.
+    assert (
+        "Not written by a model: alert-explainer's built-in catalogue on KubePodCrashLooping"
+        in (output)
+    )
+    assert "What it means: The container has exited again and again" in output
+    assert "kubectl -n payments logs <pod> -c api --previous" in output
 
 
 def test_every_documented_command_exists(capsys: pytest.CaptureFixture[str]) -> None:
     commands = set(re.findall(r"`alert-explainer ([a-z][a-z-]*)", README.read_text()))
-    assert commands == {"serve", "check-config", "render", "dead-letters"}
+    assert commands == {"serve", "check-config", "render", "dead-letters", "catalogue"}
     for command in commands:
         with pytest.raises(SystemExit) as exited:
             main([command, "--help"])

@@ -26,10 +26,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from alert_explainer import __version__
 from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.auth import Authenticator
+from alert_explainer.catalogue import Catalogue
 from alert_explainer.config import RouteSettings, Settings, StateSettings
 from alert_explainer.deadletters import DeadLetterStore
 from alert_explainer.errors import PayloadError
-from alert_explainer.evidence import Gatherer
+from alert_explainer.evidence import Gatherer, MatchedRecipes, RecipeSource
 from alert_explainer.inference import backend_models, build_chain, priority_names
 from alert_explainer.looplag import watch_loop_lag
 from alert_explainer.metrics import CONTENT_TYPE, Metrics
@@ -137,13 +138,23 @@ def build_store(settings: StateSettings, metrics: Metrics) -> StateStore:
 
 
 def build_gatherer(
-    settings: Settings, http: HttpClient, metrics: Metrics | None = None
+    settings: Settings,
+    http: HttpClient,
+    catalogue: Catalogue,
+    metrics: Metrics | None = None,
 ) -> Gatherer | None:
-    """The evidence gatherer the configuration asks for, or None without `evidence`."""
+    """The evidence gatherer the configuration asks for, or None without `evidence`.
+
+    Configured recipes come first, then the catalogue's for each alert.
+    """
     if settings.evidence is None:
         return None
     redactor = Redactor.from_settings(settings.redaction, settings.server.limits.max_value_length)
-    return Gatherer(settings.evidence, http, redactor=redactor, metrics=metrics)
+    sources: list[RecipeSource] = [
+        MatchedRecipes.from_settings(settings.evidence.recipes),
+        catalogue,
+    ]
+    return Gatherer(settings.evidence, http, redactor=redactor, metrics=metrics, sources=sources)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -159,6 +170,7 @@ def create_app(settings: Settings) -> Starlette:
     lifecycle = Lifecycle()
     router = Router(settings.routes)
     watchdog = WatchdogClock(metrics)
+    catalogue = Catalogue.from_settings(settings)
     global_auth = Authenticator.from_settings(settings.auth)
     authenticators = {
         r.name: Authenticator.from_settings(r.auth) if r.auth else global_auth
@@ -200,8 +212,9 @@ def create_app(settings: Settings) -> Starlette:
             sinks=sinks,
             metrics=metrics,
             state=state,
-            evidence=build_gatherer(settings, http, metrics),
+            evidence=build_gatherer(settings, http, catalogue, metrics),
             history=history,
+            catalogue=catalogue,
         )
         previewer = Previewer(settings, router, sinks, history.display)
         queue: DurableQueue | None = None

@@ -1,4 +1,4 @@
-"""The `alert-explainer` command: serve, check-config, render, dead-letters."""
+"""The `alert-explainer` command: serve, check-config, render, dead-letters, catalogue."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 from alert_explainer import __version__
 from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.app import build_gatherer
+from alert_explainer.catalogue import Catalogue
+from alert_explainer.catalogue_command import add_catalogue_command, catalogue, catalogue_summary
 from alert_explainer.config import (
     CONFIG_PATH_ENV,
     BackendSettings,
@@ -87,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("payload", type=Path, help="Alertmanager webhook payload (JSON file)")
 
     add_dead_letters_command(commands, with_config)
+    add_catalogue_command(commands, with_config)
     return parser
 
 
@@ -123,6 +126,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "dead-letters":
         return dead_letters(settings, args)
+    if args.command == "catalogue":
+        return catalogue(settings, args)
     return render(
         settings,
         templates,
@@ -166,7 +171,7 @@ def summary(settings: Settings, path: Path | None) -> str:
             for b in inference.backends
         )
         keys += f"; deadline {inference.chain_deadline:g} s"
-    return line + keys + _evidence_summary(settings)
+    return line + keys + _evidence_summary(settings) + f"; {catalogue_summary(settings)}"
 
 
 def _key_state(backend: BackendSettings, without: str) -> str:
@@ -247,7 +252,7 @@ async def gather(settings: Settings, notification: Notification) -> Evidence:
         return Evidence()
     http = HttpClient(user_agent=f"alert-explainer/{__version__}", ca_file=settings.http.ca_file)
     try:
-        gatherer = build_gatherer(settings, http)
+        gatherer = build_gatherer(settings, http, Catalogue.from_settings(settings))
         assert gatherer is not None
         return await gatherer.gather(notification, datetime.now(UTC))
     finally:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import structlog
 
 from alert_explainer.alertmanager import Notification
+from alert_explainer.catalogue import Catalogue, Notes
 from alert_explainer.config import BackendSettings, RouteSettings, Settings
 from alert_explainer.errors import TemplateError
 from alert_explainer.evidence import Evidence, Gatherer
@@ -106,10 +108,12 @@ class Explainer:
         metrics: Metrics,
         state: StateStore,
         evidence: Gatherer | None = None,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self._settings = settings
         self._inference = inference
         self._evidence = evidence
+        self._catalogue = catalogue or Catalogue.from_settings(settings)
         self._metrics = metrics
         self._state = state
         self._redactor = Redactor.from_settings(
@@ -237,7 +241,8 @@ class Explainer:
         evidence: Evidence,
     ) -> tuple[list[ChatMessage], Notification, Counter[str]]:
         budget = self._settings.inference.prompt_budget_bytes
-        args = (self._redactor, templates, notification, route, budget, evidence)
+        notes = self._catalogue.prompt_notes(notification)
+        args = (self._redactor, templates, notification, route, budget, evidence, notes)
         if len(notification.alerts) <= _RENDER_INLINE_MAX_ALERTS:
             messages, shown, counts = build_prompt(*args)
         else:
@@ -270,15 +275,16 @@ def build_prompt(
     route: str,
     budget: int,
     evidence: Evidence | None = None,
+    notes: Sequence[Notes] = (),
 ) -> tuple[list[ChatMessage], Notification, Counter[str]]:
     """What the inference API sees: the notification redacted, rendered within `budget`.
 
     Returns the messages, the redacted notification (for request metadata) and the number
     of redactions by rule. The original notification stays untouched for identity and sinks.
-    `evidence` was redacted when it was gathered.
+    `evidence` was redacted when it was gathered; `notes` are the catalogue's (trusted text).
     """
     shown, counts = redactor.prepare(notification)
-    messages = templates.render(shown, route=route, budget=budget, evidence=evidence)
+    messages = templates.render(shown, route=route, budget=budget, evidence=evidence, notes=notes)
     return messages, shown, counts
 
 
@@ -290,6 +296,7 @@ def inference_request(
     notification: Notification,
     evidence: Evidence | None = None,
     backend: BackendSettings | None = None,
+    catalogue: Catalogue | None = None,
 ) -> tuple[dict[str, Any], Counter[str]]:
     """The exact body `backend` (the first by default) would be sent for `notification` on
     `route`, and its redactions.
@@ -299,8 +306,9 @@ def inference_request(
     fallbacks ask for their own.
     """
     budget = settings.inference.prompt_budget_bytes
+    notes = (catalogue or Catalogue.from_settings(settings)).prompt_notes(notification)
     messages, shown, counts = build_prompt(
-        redactor, templates, notification, route.name, budget, evidence
+        redactor, templates, notification, route.name, budget, evidence, notes
     )
     chosen = backend or settings.inference
     first = chosen is settings.inference

@@ -292,6 +292,13 @@ class Metrics:
             "Bytes of evidence text added to prompts and messages.",
             registry=r,
         )
+        self.explanations_not_needed = Counter(
+            f"{PREFIX}_explanations_not_needed_total",
+            "Notifications delivered as they are, without an inference call, because the "
+            "catalogue marks every alert in them explain: false (Watchdog, InfoInhibitor).",
+            ["route"],
+            registry=r,
+        )
         self.watchdog_last_received = Gauge(
             f"{PREFIX}_watchdog_last_received_timestamp_seconds",
             "When a firing Watchdog alert last arrived (Unix time; 0 before the first): the "
@@ -360,6 +367,7 @@ class Metrics:
                 self.notifications_processed.labels(route, outcome)
             for reason in FALLBACK_REASONS:
                 self.fallbacks.labels(route, reason)
+            self.explanations_not_needed.labels(route)
         for sink in sinks:
             self.delivery_duration.labels(sink)
             for outcome in DELIVERY_OUTCOMES:

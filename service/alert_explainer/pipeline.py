@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from alert_explainer.alertmanager import Notification
+from alert_explainer.catalogue import Catalogue
 from alert_explainer.config import RouteSettings, Settings
 from alert_explainer.errors import DeliveryError, SinkError
 from alert_explainer.evidence import Gatherer
@@ -90,14 +91,21 @@ class Pipeline:
         state: StateStore,
         evidence: Gatherer | None = None,
         history: History,
+        catalogue: Catalogue | None = None,
     ) -> None:
         self._settings = settings
         self._sinks = sinks
         self._history = history
         self._metrics = metrics
         self._state = state
+        self._catalogue = catalogue or Catalogue.from_settings(settings)
         self._explainer = Explainer(
-            settings, inference=inference, metrics=metrics, state=state, evidence=evidence
+            settings,
+            inference=inference,
+            metrics=metrics,
+            state=state,
+            evidence=evidence,
+            catalogue=self._catalogue,
         )
         # Identifies this process's leases (and queue consumer); other replicas see them held.
         self.owner = uuid.uuid4().hex
@@ -135,6 +143,9 @@ class Pipeline:
         task = self._in_progress.get(identity)
         if task is None:
             explain = compiled.worth_explaining(notification)
+            if explain and not self._catalogue.worth_explaining(notification):
+                explain = False  # Watchdog, InfoInhibitor: delivered as they are
+                self._metrics.explanations_not_needed.labels(route.name).inc()
             self._records[identity] = self._history.begin(
                 route.name, route.sinks, notification, identity
             )
@@ -235,6 +246,7 @@ class Pipeline:
             since=outcome.since,
             evidence=outcome.evidence,
             backend=outcome.backend,
+            notes=self._catalogue.notes(notification),
         )
         results = await asyncio.gather(
             *(self._deliver(s, message, group, identity) for s in pending)

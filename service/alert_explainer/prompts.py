@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -20,6 +21,7 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
 from alert_explainer.alertmanager import Alert, Notification
+from alert_explainer.catalogue.notes import Notes
 from alert_explainer.config import TemplateSettings
 from alert_explainer.errors import TemplateError
 from alert_explainer.evidence.model import Evidence, EvidenceItem
@@ -140,12 +142,14 @@ def template_context(
     now: datetime,
     keep: int | None = None,
     evidence: Evidence | None = None,
+    notes: Sequence[Notes] = (),
 ) -> dict[str, Any]:
     """Everything a template may use, as plain data (docs/configuration.md#templates).
 
     With `keep`, only the first `keep` alerts are listed in full and the rest are
     summarised in `alert_summary` (`omitted_alerts` says how many). `evidence` is a list
-    of {source, title, lines}.
+    of {source, title, lines}; `notes` the catalogue's notes on the group's alertnames,
+    each {alertname, summary, meaning, causes, checks, runbook}.
     """
     listed = notification.alerts if keep is None else notification.alerts[:keep]
     omitted = notification.alerts[len(listed) :]
@@ -167,6 +171,18 @@ def template_context(
         "omitted_alerts": len(omitted),
         "alert_summary": summarise(omitted) if omitted else [],
         "evidence": evidence.as_dicts() if evidence else [],
+        "notes": [_note_context(n) for n in notes],
+    }
+
+
+def _note_context(notes: Notes) -> dict[str, Any]:
+    return {
+        "alertname": notes.alertname,
+        "summary": notes.summary,
+        "meaning": notes.meaning,
+        "causes": list(notes.causes),
+        "checks": list(notes.checks),
+        "runbook": notes.runbook or "",
     }
 
 
@@ -229,6 +245,7 @@ class PromptTemplates:
         now: datetime | None = None,
         budget: int | None = None,
         evidence: Evidence | None = None,
+        notes: Sequence[Notes] = (),
     ) -> list[ChatMessage]:
         """The system message, then the user message, for this notification.
 
@@ -242,7 +259,7 @@ class PromptTemplates:
         # No alert renders in under ~100 bytes: start from what could possibly fit.
         room = budget - (evidence.size if evidence else 0) if budget is not None else None
         keep = total if room is None else min(total, max(1, room // 100))
-        context = template_context(notification, route, moment, keep=keep, evidence=evidence)
+        context = template_context(notification, route, moment, keep, evidence, notes)
         system = self._render("system", self._system, context)
         user = self._render("user", self._user, context)
         while budget is not None and len(user.encode()) > budget and keep > 0:
@@ -250,10 +267,14 @@ class PromptTemplates:
             # group needs a handful of renders rather than one per alert.
             ratio = budget / len(user.encode())
             keep = min(int(keep * ratio * 0.9), int(keep * 0.8))
-            context = template_context(notification, route, moment, max(keep, 0), evidence)
+            context = template_context(notification, route, moment, max(keep, 0), evidence, notes)
             user = self._render("user", self._user, context)
         while budget is not None and len(user.encode()) > budget and evidence:
             evidence = _smaller(evidence, len(user.encode()) - budget)
+            context = template_context(notification, route, moment, max(keep, 0), evidence, notes)
+            user = self._render("user", self._user, context)
+        if budget is not None and len(user.encode()) > budget and notes:
+            # Background comes last: the alerts and their evidence matter more.
             context = template_context(notification, route, moment, max(keep, 0), evidence)
             user = self._render("user", self._user, context)
         return [ChatMessage("system", system), ChatMessage("user", user)]
@@ -282,6 +303,11 @@ def specimen_evidence() -> Evidence:
             EvidenceItem("prometheus", "Evidence unavailable", ("evidence unavailable: x: y",)),
         )
     )
+
+
+def specimen_notes() -> Notes:
+    """Catalogue notes with every field filled, rendered with `specimen()` in check-config."""
+    return Notes("Specimen", "s", "m", ("c",), ("k",), "https://runbooks.example/s", True)
 
 
 def specimen() -> Notification:

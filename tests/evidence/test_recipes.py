@@ -8,13 +8,13 @@ import pytest
 import yaml
 from promql_parser import VectorSelector
 
+from alert_explainer.catalogue import shipped
 from alert_explainer.config import Recipe, load_settings
 from alert_explainer.errors import ConfigError
 from alert_explainer.evidence.promql import parse
 from alert_explainer.evidence.recipes import (
     MissingLabel,
     RecipeError,
-    builtin,
     check_recipe,
     render_line,
     render_query,
@@ -134,12 +134,12 @@ def test_a_config_with_a_broken_recipe_names_the_entry(tmp_path: Path) -> None:
     assert problem.startswith("evidence.recipes[0]: recipe 'bad': query does not parse")
 
 
-def test_the_shipped_recipes_are_valid_and_cover_the_crash_loop() -> None:
+def test_the_shipped_catalogue_covers_the_crash_loop() -> None:
     labels = crash_loop_alert()["labels"]
 
-    names = [r.name for r in builtin().recipes_for(labels)]
+    names = [r.name for r in shipped().recipes_for(labels)]
 
-    assert names == ["last-termination", "restarts", "memory-vs-limit"]
+    assert names == ["last-termination", "restarts", "memory-vs-limit", "revision-age"]
 
 
 async def test_a_hostile_label_value_cannot_widen_a_real_query(

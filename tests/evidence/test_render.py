@@ -48,7 +48,8 @@ def test_render_gathers_the_evidence_into_the_prompt(
     assert result.returncode == 0, result.stderr
     user = json.loads(result.stdout)["messages"][1]["content"]
     assert "Last termination reason:\n  api: OOMKilled" in user
-    assert "evidence: 5 item(s)" in result.stderr
+    # expression, the catalogue's four crash-loop recipes, history
+    assert "evidence: 6 item(s)" in result.stderr
     assert '"event": "evidence"' in result.stderr
 
 

@@ -65,6 +65,7 @@ async def test_version_2_carries_the_explanation_parts_facts_and_links(
         "explainedAt",
         "reuse",
         "explanation",
+        "notes",
         "notice",
         "evidence",
         "facts",

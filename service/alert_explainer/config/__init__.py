@@ -1,12 +1,13 @@
 """Configuration: one YAML file, `${VAR}` expanded from the environment, validated by pydantic.
 
 One module per section of the file (`server`, `inference`, `delivery`, `sinks`, `auth`,
-`redaction`, `state` and `http`, `routes`, `log`, `evidence`, `ui`); `settings` joins them
-and checks what spans sections; `loader` reads, expands and validates. Everything is
-importable from here.
+`redaction`, `state` and `http`, `routes`, `log`, `evidence`, `ui`, `catalogue`); `settings`
+joins them and checks what spans sections; `loader` reads, expands and validates.
+Everything is importable from here.
 """
 
 from alert_explainer.config.auth import AuthSettings, BasicAuthCredentials
+from alert_explainer.config.catalogue import CatalogueEntry, read_entries
 from alert_explainer.config.delivery import DeliverySettings
 from alert_explainer.config.evidence import (
     EvidenceSettings,
@@ -60,6 +61,7 @@ __all__ = [
     "BackendSettings",
     "BasicAuthCredentials",
     "BreakerSettings",
+    "CatalogueEntry",
     "DeliverySettings",
     "DiscordSinkSettings",
     "Duration",
@@ -96,4 +98,5 @@ __all__ = [
     "WebhookSinkSettings",
     "load_settings",
     "parse_duration",
+    "read_entries",
 ]

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from alert_explainer.config.auth import BasicAuthCredentials
-from alert_explainer.config.types import HTTP_URL, Duration, Model
+from alert_explainer.config.types import HTTP_URL, Duration, Matchers, Model
 
 RECIPE_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -77,16 +77,7 @@ class Recipe(Model):
 class RecipeSettings(Recipe):
     """A configured recipe: applies to alerts matching `matchers` (as in routes)."""
 
-    matchers: list[str] = Field(min_length=1)
-
-    @field_validator("matchers")
-    @classmethod
-    def _valid_matchers(cls, values: list[str]) -> list[str]:
-        from alert_explainer.matchers import parse_matcher  # matchers imports nothing of ours
-
-        for value in values:
-            parse_matcher(value)
-        return values
+    matchers: Matchers = Field(min_length=1)
 
 
 class EvidenceSettings(Model):

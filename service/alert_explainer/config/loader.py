@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from alert_explainer.config.catalogue import entry_name, read_entries
 from alert_explainer.config.inference import API_KEY_ENV
 from alert_explainer.config.settings import Settings
 from alert_explainer.config.sinks import SINK_TYPES
@@ -53,8 +54,9 @@ def load_settings(
     try:
         settings = Settings.model_validate(expanded)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(_describe(exc, expanded)) from None
     _check_files(settings, problems)
+    _check_catalogue(settings, problems)
     if problems:
         raise ConfigError(problems)
     return settings
@@ -115,14 +117,16 @@ def _join(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def _describe(exc: ValidationError) -> list[str]:
+def _describe(exc: ValidationError, raw: Any) -> list[str]:
     problems = []
     for error in exc.errors():
         # Drop the union tag pydantic inserts for discriminated sinks ("sinks.0.webhook.url").
         parts = [str(p) for p in error["loc"] if p not in SINK_TYPES]
         path = ""
-        for part in parts:
+        for depth, part in enumerate(parts):
             path = f"{path}[{part}]" if part.isdigit() else _join(path, part)
+            if depth == 1 and parts[0] == "catalogue" and part.isdigit():
+                path += entry_name(raw.get("catalogue"), int(part))  # "catalogue[2] (KubeX)"
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "union_tag_invalid":
             message = f"unknown sink type; expected one of: {', '.join(SINK_TYPES)}"
@@ -130,6 +134,19 @@ def _describe(exc: ValidationError) -> list[str]:
             message = f"missing 'type'; expected one of: {', '.join(SINK_TYPES)}"
         problems.append(f"{path or '<root>'}: {message}")
     return problems
+
+
+def _check_catalogue(settings: Settings, problems: list[str]) -> None:
+    """Every catalogue file holds valid entries, and no entry is configured twice."""
+    keys = [entry.key for entry in settings.catalogue]
+    for i, path in enumerate(settings.catalogue_files):
+        try:
+            keys += [entry.key for entry in read_entries(path)]
+        except ValueError as exc:
+            problems.append(f"catalogue_files[{i}] ({path}): {exc}")
+    for alert, matchers in sorted({k for k in keys if keys.count(k) > 1}):
+        shown = f" with matchers {sorted(matchers)}" if matchers else ""
+        problems.append(f"catalogue: {alert}{shown} is configured twice")
 
 
 def _check_files(settings: Settings, problems: list[str]) -> None:

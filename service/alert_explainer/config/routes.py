@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from alert_explainer.config.auth import AuthSettings
-from alert_explainer.config.types import Model, Name
+from alert_explainer.config.types import Matchers, Model, Name
 
 
 class TemplateSettings(Model):
@@ -36,22 +36,13 @@ class RouteSettings(Model):
     # Which notifications POST /webhook sends here (all given must match; none = all).
     receiver: str | None = None  # regular expression on the receiver name
     status: Literal["firing", "resolved"] | None = None
-    matchers: list[str] = Field(default_factory=list)  # on group and common labels
+    matchers: Matchers = Field(default_factory=list)  # on group and common labels
     # Only notifications with an alert matching all of these are explained; none = all.
-    explain: list[str] = Field(default_factory=list)
+    explain: Matchers = Field(default_factory=list)
     explain_resolved: bool = False
     model: str | None = None
     templates: TemplateSettings = Field(default_factory=TemplateSettings)
     auth: AuthSettings | None = None  # replaces the global `auth` for this route
-
-    @field_validator("matchers", "explain")
-    @classmethod
-    def _valid_matchers(cls, values: list[str]) -> list[str]:
-        from alert_explainer.matchers import parse_matcher  # matchers imports nothing of ours
-
-        for value in values:
-            parse_matcher(value)
-        return values
 
     @field_validator("receiver")
     @classmethod

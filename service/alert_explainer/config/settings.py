@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, model_validator
 
 from alert_explainer.config.auth import AuthSettings
+from alert_explainer.config.catalogue import CatalogueEntry
 from alert_explainer.config.delivery import DeliverySettings
 from alert_explainer.config.evidence import EvidenceSettings
 from alert_explainer.config.inference import InferenceSettings
@@ -45,6 +48,11 @@ class Settings(Model):
     log: LogSettings = Field(default_factory=LogSettings)
     evidence: EvidenceSettings | None = None  # none: nothing is gathered
     ui: UiSettings = Field(default_factory=UiSettings)
+    # What the service knows about alerts (docs/catalogue.md): entries here and in the files
+    # come first; one with a shipped entry's alertname and matchers replaces it.
+    catalogue: list[CatalogueEntry] = Field(default_factory=list)
+    catalogue_files: list[Path] = Field(default_factory=list)
+    catalogue_builtin: bool = True  # the catalogue shipped with the service
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Settings:

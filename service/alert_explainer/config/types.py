@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -28,6 +28,18 @@ def parse_duration(value: object) -> object:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+
+
+def _valid_matchers(values: list[str]) -> list[str]:
+    from alert_explainer.matchers import parse_matcher  # matchers imports nothing of ours
+
+    for value in values:
+        parse_matcher(value)  # ValueError saying what is wrong
+    return values
+
+
+# Alertmanager matchers (`name="value"`, `=~`, `!=`, `!~`), each checked as it is read.
+Matchers = Annotated[list[str], AfterValidator(_valid_matchers)]
 DurationOrZero = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]  # 0: off
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 

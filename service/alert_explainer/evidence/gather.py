@@ -20,6 +20,7 @@ from datetime import datetime
 import structlog
 
 from alert_explainer.alertmanager import Alert, Notification
+from alert_explainer.catalogue import shipped
 from alert_explainer.config.evidence import EvidenceSettings
 from alert_explainer.errors import EvidenceError
 from alert_explainer.evidence import cofiring, expression, history, recipes
@@ -71,9 +72,12 @@ class Gatherer:
         self._redactor = redactor
         self._metrics = metrics
         configured = MatchedRecipes.from_settings(settings.recipes)
-        self._sources = list(sources) if sources is not None else [configured, recipes.builtin()]
+        # By default the configured recipes, then the shipped catalogue's (the app passes the
+        # catalogue in effect instead, with the configured entries).
+        default: list[RecipeSource] = [configured, shipped()]
+        self._sources = list(sources) if sources is not None else default
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
-        self._window = _promql_duration(settings.lookback)
+        self._window = promql_duration(settings.lookback)
 
     async def gather(self, notification: Notification, now: datetime) -> Evidence:
         """The evidence for `notification` as of `now`, within the timeout and byte budget."""
@@ -235,7 +239,7 @@ def _moment(notification: Notification, now: float) -> float:
     return min(max(ends), now) if ends else now
 
 
-def _promql_duration(seconds: float) -> str:
+def promql_duration(seconds: float) -> str:
     whole = max(1, int(seconds))
     for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
         if whole % size == 0:

@@ -13,14 +13,11 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Protocol
 
 import jinja2
 import structlog
-import yaml
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import TypeAdapter, ValidationError
 
 from alert_explainer.alertmanager import Alert
 from alert_explainer.config.evidence import Recipe, RecipeSettings
@@ -44,7 +41,6 @@ from alert_explainer.matchers import Matcher, matches_all, parse_matcher
 logger = structlog.get_logger("alert_explainer.evidence")
 
 SOURCE = "recipe"
-BUILTIN_FILE = "recipes.yaml"
 
 
 class Raw(str):
@@ -156,20 +152,6 @@ class MatchedRecipes:
     def recipes_for(self, labels: Mapping[str, str]) -> Sequence[Recipe]:
         """Every recipe whose matchers all hold for `labels`."""
         return [recipe for matchers, recipe in self.entries if matches_all(matchers, labels)]
-
-
-_BUILTIN: TypeAdapter[list[RecipeSettings]] = TypeAdapter(list[RecipeSettings])
-
-
-@lru_cache(maxsize=1)
-def builtin() -> MatchedRecipes:
-    """The recipes shipped with the service (recipes.yaml beside this module)."""
-    text = resources.files("alert_explainer.evidence").joinpath(BUILTIN_FILE).read_text("utf-8")
-    try:
-        recipes = _BUILTIN.validate_python(yaml.safe_load(text))
-    except ValidationError as exc:  # a bug in the shipped file: fail loudly in tests
-        raise RuntimeError(f"built-in {BUILTIN_FILE} is invalid: {exc}") from None
-    return MatchedRecipes.from_settings(recipes)
 
 
 def choose(sources: Sequence[RecipeSource], labels: Mapping[str, str]) -> list[Recipe]:

@@ -62,7 +62,8 @@ def alerts(message: Message, annotation: str, sink: str = "alertmanager") -> lis
     The evidence is shortened first, then the explanation.
     """
     n = message.notification
-    texts = {annotation: message.summary.strip()} if message.explanation else {}
+    shown = message.explanation or message.fallback_notes  # the notes stand in for one
+    texts = {annotation: message.summary.strip()} if shown else {}
     if message.evidence:
         texts[f"{annotation}_evidence"] = evidence_text(message)
     if not texts:

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 from pydantic import SecretStr
 
 from alert_explainer.alertmanager import Alert, Notification
+from alert_explainer.catalogue.notes import Notes
 from alert_explainer.errors import SinkError, TransportError
 from alert_explainer.evidence.model import Evidence
 from alert_explainer.explanation import Explanation, parse_explanation
@@ -43,6 +44,12 @@ class Message:
     since: Since | None = None  # what changed, when it was made for another state
     evidence: Evidence = field(default_factory=Evidence)
     backend: str | None = None  # the inference backend that explained it
+    notes: Notes | None = None  # the catalogue's notes on the group's main alert
+
+    @property
+    def fallback_notes(self) -> Notes | None:
+        """The notes shown in place of an explanation that could not be had."""
+        return self.notes if self.explanation is None and self.error is not None else None
 
     @property
     def explained(self) -> bool:
@@ -77,7 +84,9 @@ class Message:
             return self.explanation if note is None else f"{note}\n\n{self.explanation}"
         plain = plain_text(self.notification)
         if self.error is not None:
-            return f"{UNAVAILABLE}: {self.error}\n\n{plain}"
+            notes = self.fallback_notes
+            shown = f"{notes.text()}\n\n{plain}" if notes is not None else plain
+            return f"{UNAVAILABLE}: {self.error}\n\n{shown}"
         return plain
 
 

@@ -77,15 +77,23 @@ def severity(notification: Notification) -> str:
     return "mixed" if any(a.severity for a in notification.alerts) else "none"
 
 
-def group_links(notification: Notification) -> list[Link]:
-    """Runbook, source, Alertmanager and silence links for the whole group, when known."""
-    runbook = notification.common_annotations.get("runbook_url") or next(
-        (
-            a.annotations["runbook_url"]
-            for a in notification.alerts
-            if "runbook_url" in a.annotations
-        ),
-        "",
+def group_links(notification: Notification, runbook_fallback: str | None = None) -> list[Link]:
+    """Runbook, source, Alertmanager and silence links for the whole group, when known.
+
+    Without a runbook_url annotation, the catalogue's runbook (`runbook_fallback`) is shown.
+    """
+    runbook = (
+        notification.common_annotations.get("runbook_url")
+        or next(
+            (
+                a.annotations["runbook_url"]
+                for a in notification.alerts
+                if "runbook_url" in a.annotations
+            ),
+            "",
+        )
+        or runbook_fallback
+        or ""
     )
     source = next((a.generator_url for a in notification.alerts if a.generator_url), "")
     candidates = [
@@ -122,8 +130,11 @@ def alert_since(alert: Alert) -> str:
     return timestamp(alert.starts_at) if alert.starts_at else ""
 
 
-def facts(notification: Notification, title: str) -> Facts:
-    """The facts of `notification`; `title` is the message's status headline."""
+def facts(notification: Notification, title: str, runbook: str | None = None) -> Facts:
+    """The facts of `notification`; `title` is the message's status headline.
+
+    `runbook` is the catalogue's, for a group whose alerts carry none.
+    """
     return Facts(
         title=title,
         status=notification.status,
@@ -133,5 +144,5 @@ def facts(notification: Notification, title: str) -> Facts:
         not_sent=notification.truncated_alerts,
         group=notification.title,
         group_labels=dict(notification.group_labels),
-        links=group_links(notification),
+        links=group_links(notification, runbook),
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from alert_explainer.alertmanager import Alert
+from alert_explainer.catalogue.notes import Notes
 from alert_explainer.errors import SinkError
 from alert_explainer.evidence.model import Evidence, fair_shares
 from alert_explainer.sinks.base import UNAVAILABLE, Message
@@ -39,6 +40,7 @@ EVIDENCE_FLOOR = 600
 MAX_EVIDENCE_LINE = 300
 MAX_HEADLINE = 300  # a headline is one line; a longer one is cut like any field
 MAX_ALERT_TEXT = 300  # per alert summary and label list
+NOTES_LABEL = "Catalogue notes"  # the first section when the notes stand in for an explanation
 
 
 def utf16_length(text: str) -> int:
@@ -142,10 +144,11 @@ class Budget:
 
 
 def explanation_length(message: Message) -> int:
-    """Characters of explanation a view can show for `message` at most."""
+    """Characters of explanation (or of the notes shown instead) a view can show at most."""
     parts = message.parts
+    notes = message.fallback_notes
     if parts is None:
-        return 0
+        return 0 if notes is None else sum(len(t) for t in _note_texts(notes))
     if not parts.structured:
         return len(parts.body)
     return len(parts.happening) + len(parts.cause) + len("\n".join(parts.checks))
@@ -159,8 +162,9 @@ def view(message: Message, budget: Budget) -> View:
     if message.explanation is None and message.error is not None:
         notice = f"{UNAVAILABLE}: {message.error}"
     parts = message.parts
+    runbook = message.notes.runbook if message.notes is not None else None
     return View(
-        facts=facts(n, message.headline),
+        facts=facts(n, message.headline, runbook),
         headline=clip(parts.headline, MAX_HEADLINE) if parts else "",
         sections=_sections(message, budget.explanation),
         notice=notice,
@@ -214,7 +218,8 @@ def _lines_within(lines: Sequence[str], budget: int) -> list[str]:
 def _sections(message: Message, budget: int) -> list[Section]:
     parts = message.parts
     if parts is None:
-        return []
+        notes = message.fallback_notes
+        return [] if notes is None else _note_sections(notes, budget)
     if not parts.structured:
         return [Section("Explanation", shorten(parts.body, budget))] if parts.body else []
     checks = "\n".join(parts.checks)
@@ -225,6 +230,24 @@ def _sections(message: Message, budget: int) -> list[Section]:
         Section("What is happening", shorten(parts.happening, happening)),
         Section("Likely cause", shorten(parts.cause, cause)),
         Section("First checks", items=shorten(checks, checks_share).splitlines()),
+    ]
+    return [s for s in sections if s.text or s.items]
+
+
+def _note_texts(notes: Notes) -> list[str]:
+    return [notes.meaning, "\n".join(notes.causes), "\n".join(notes.checks)]
+
+
+def _note_sections(notes: Notes, budget: int) -> list[Section]:
+    """The catalogue's notes in place of an explanation, marked as not written by a model."""
+    texts = _note_texts(notes)
+    shares = fair_shares([len(t) for t in texts], budget)
+    meaning, causes, checks = (shorten(t, n) for t, n in zip(texts, shares, strict=True))
+    sections = [
+        Section(NOTES_LABEL, notes.attribution),
+        Section("What it means", meaning),
+        Section("Usual causes", items=causes.splitlines()),
+        Section("First checks", items=checks.splitlines()),
     ]
     return [s for s in sections if s.text or s.items]
 

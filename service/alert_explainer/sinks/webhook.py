@@ -7,7 +7,8 @@ payload, unchanged).
 
 Version 2 carries what chat destinations show instead of `summary`: `title`,
 `explanation` (the model's text and its parts: headline, whatIsHappening, likelyCause,
-firstChecks, structured, shortened), `notice` (why there is no explanation), `evidence`,
+firstChecks, structured, shortened), `notes` (the catalogue's notes standing in for an
+explanation that could not be had), `notice` (why there is no explanation), `evidence`,
 `facts` (severity, counts, group labels) and `links`. With `max_bytes` set, a version 2
 document is kept within it: the explanation is shortened first, then the evidence, then
 alerts are left out of `alertmanager.alerts` (counted in its `truncatedAlerts`).
@@ -21,7 +22,7 @@ from typing import Any
 from alert_explainer.config import WebhookSinkSettings
 from alert_explainer.prompts import timestamp
 from alert_explainer.sinks.base import Message, PostingSink
-from alert_explainer.sinks.layout import CUT, View, fit
+from alert_explainer.sinks.layout import CUT, Section, View, fit
 from alert_explainer.transport import HttpClient, encode_json
 
 SCHEMA_VERSION = "1"
@@ -86,6 +87,29 @@ def explanation(message: Message, view: View) -> dict[str, Any] | None:
     }
 
 
+def notes(message: Message, view: View) -> dict[str, Any] | None:
+    """The catalogue's notes of version 2, when they stand in for an explanation."""
+    shown = message.fallback_notes
+    if shown is None:
+        return None
+    sections = {s.label: s for s in view.sections}
+
+    def part(label: str) -> Section:
+        return sections.get(label, Section(label))
+
+    pieces = [part("What it means").text, *part("Usual causes").items, *part("First checks").items]
+    return {
+        "alertname": shown.alertname,
+        "builtin": shown.builtin,
+        "attribution": shown.attribution,
+        "whatItMeans": part("What it means").text,
+        "usualCauses": part("Usual causes").items,
+        "firstChecks": part("First checks").items,
+        "runbook": shown.runbook,
+        "shortened": any(p.endswith(CUT) for p in pieces),
+    }
+
+
 def document_v2(message: Message, view: View) -> dict[str, Any]:
     """The version 2 document for a view; `alertmanager.alerts` holds the listed alerts."""
     n = message.notification
@@ -108,6 +132,7 @@ def document_v2(message: Message, view: View) -> dict[str, Any]:
         "backend": message.backend,
         **reuse(message),
         "explanation": explanation(message, view),
+        "notes": notes(message, view),
         "notice": view.notice,
         "evidence": [
             {"source": b.source, "title": b.title, "lines": b.lines} for b in view.evidence

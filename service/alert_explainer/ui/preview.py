@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from alert_explainer.alertmanager import Notification, parse_notification
+from alert_explainer.catalogue import Catalogue
 from alert_explainer.config import Settings
 from alert_explainer.errors import PayloadError, SinkError, TemplateError
 from alert_explainer.explainer import inference_request
@@ -85,6 +86,7 @@ class Previewer:
         self._templates = {
             r.name: PromptTemplates.from_settings(r.templates) for r in settings.routes
         }
+        self._catalogue = Catalogue.from_settings(settings)
 
     def preview(self, payload: str, route: str, *, explained: bool) -> Preview:
         """The preview of `payload` on `route` (AUTOMATIC: chosen as /webhook would)."""
@@ -120,6 +122,7 @@ class Previewer:
             None if explained else NO_CALL,
             model if explained else None,
             backend=self._settings.inference.name if explained else None,
+            notes=self._catalogue.notes(notification),
         )
         result.destinations = [self._render(s, message) for s in compiled.settings.sinks]
         return result
@@ -128,7 +131,12 @@ class Previewer:
         route = compiled.settings
         try:
             body, counts = inference_request(
-                self._settings, self._redactor, self._templates[route.name], route, notification
+                self._settings,
+                self._redactor,
+                self._templates[route.name],
+                route,
+                notification,
+                catalogue=self._catalogue,
             )
         except TemplateError as exc:
             result.error = f"prompt template failed: {exc}"
@@ -143,6 +151,8 @@ class Previewer:
             return "resolved notifications are not explained on this route (explain_resolved)"
         if not compiled.worth_explaining(notification):
             return "no alert matches the route's explain matchers"
+        if not self._catalogue.worth_explaining(notification):
+            return "the catalogue marks these alerts explain: false (delivered as they are)"
         return None
 
     def _render(self, name: str, message: Message) -> DestinationPreview:

@@ -24,7 +24,8 @@ class Scenario:
 
     alertname: str
     labels: dict[str, str]  # every label of the alert, alertname and severity included
-    facts: dict[str, str]  # recipe name -> regular expression one of its lines must match
+    # recipe name -> regular expression(s) each of which one of its lines must match
+    facts: dict[str, str | tuple[str, ...]]
     write: Write
     starts: float = -1200.0  # startsAt, seconds relative to now
     # Labels the alert carries that describe the exporter, not the thing alerted on
@@ -36,13 +37,18 @@ class Scenario:
     def id(self) -> str:
         return self.name or self.alertname
 
+    def patterns(self, recipe: str) -> tuple[str, ...]:
+        """The regular expressions the recipe's lines must match here (none: not planted)."""
+        found = self.facts.get(recipe, ())
+        return (found,) if isinstance(found, str) else found
+
 
 SCENARIOS: list[Scenario] = []
 
 
 def scenario(
     labels: dict[str, str],
-    facts: dict[str, str],
+    facts: dict[str, str | tuple[str, ...]],
     *,
     starts: float = -1200.0,
     foreign: Iterable[str] = (),

@@ -40,6 +40,42 @@ def waiting(h: History, namespace: str, pod: str, container: str, reason: str) -
     )
 
 
+def mounts(h: History, namespace: str, pod: str, claim: str, volume: str = "data") -> None:
+    """The pod mounts the claim (kube_pod_spec_volumes_persistentvolumeclaims_info)."""
+    held(
+        h,
+        "kube_pod_spec_volumes_persistentvolumeclaims_info",
+        ksm(
+            namespace=namespace,
+            pod=pod,
+            volume=volume,
+            persistentvolumeclaim=claim,
+            ephemeral="false",
+            uid=f"uid-{pod}",
+        ),
+        1,
+    )
+
+
+def runs_image(h: History, namespace: str, pod: str, container: str, image: str) -> None:
+    """The container's image (kube_pod_container_info)."""
+    held(
+        h,
+        "kube_pod_container_info",
+        ksm(
+            namespace=namespace,
+            pod=pod,
+            container=container,
+            image=image,
+            image_spec=image,
+            image_id="",
+            container_id="",
+            uid=f"uid-{pod}",
+        ),
+        1,
+    )
+
+
 def pod_info(h: History, namespace: str, pod: str, node: str, kind: str, owner: str) -> None:
     held(
         h,
@@ -88,9 +124,9 @@ CRASHING = ksm(
 @scenario(
     alert("KubePodCrashLooping", "warning", CRASHING),
     {
-        "last-termination": r"cart: last terminated OOMKilled, exit code 137 \(SIGKILL: out of mem",
-        "restarts": r"cart: [67] restarts in the last hour",
-        "memory-vs-limit": r"cart: peak working set in the last hour (99|100)% of its memory limit",
+        "last-termination": (r"^cart: OOMKilled$", r"cart: exit code 137 \(SIGKILL: out of mem"),
+        "restarts": r"cart: [67] restarts",
+        "memory-vs-limit": (r"peak working set \(1h\): 50\d MiB", r"memory limit: 512 MiB"),
         "revision-age": r"cart-7d9f8c6b5 \(this pod's revision\) was created 2[123] minutes ago",
     },
 )
@@ -167,19 +203,7 @@ def pod_pending_on_an_unbound_claim(h: History) -> None:
     phase(h, "ledger", pod, "Pending")
     ready(h, "ledger", pod, False)
     held(h, "kube_pod_status_unschedulable", ksm(namespace="ledger", pod=pod, uid=f"uid-{pod}"), 1)
-    held(
-        h,
-        "kube_pod_spec_volumes_persistentvolumeclaims_info",
-        ksm(
-            namespace="ledger",
-            pod=pod,
-            volume="cache",
-            persistentvolumeclaim="reports-cache",
-            ephemeral="false",
-            uid=f"uid-{pod}",
-        ),
-        1,
-    )
+    mounts(h, "ledger", pod, "reports-cache", volume="cache")
     for claim, current in (("reports-cache", "Pending"), ("reports-archive", "Bound")):
         for name in ("Pending", "Bound", "Lost"):
             held(
@@ -243,21 +267,7 @@ def pod_pending_on_an_init_container(h: History) -> None:
 def container_waiting_on_an_image(h: History) -> None:
     pod = "transcoder-6b8d9f7c5-m4n7p"
     waiting(h, "media", pod, "transcoder", "ImagePullBackOff")
-    held(
-        h,
-        "kube_pod_container_info",
-        ksm(
-            namespace="media",
-            pod=pod,
-            container="transcoder",
-            image="registry.example.com/media/transcoder:2.4.1-rc1",
-            image_spec="registry.example.com/media/transcoder:2.4.1-rc1",
-            image_id="",
-            container_id="",
-            uid=f"uid-{pod}",
-        ),
-        1,
-    )
+    runs_image(h, "media", pod, "transcoder", "registry.example.com/media/transcoder:2.4.1-rc1")
     pod_info(h, "media", pod, "ip-10-0-2-31", "ReplicaSet", "transcoder-6b8d9f7c5")
 
 
@@ -276,21 +286,7 @@ def deployment_pod(
         h, namespace, pod, deployment, "deployment", owner_kind="ReplicaSet", owner_name=replicaset
     )
     if image:
-        held(
-            h,
-            "kube_pod_container_info",
-            ksm(
-                namespace=namespace,
-                pod=pod,
-                container=deployment,
-                image=image,
-                image_spec=image,
-                image_id="",
-                container_id="",
-                uid=f"uid-{pod}",
-            ),
-            1,
-        )
+        runs_image(h, namespace, pod, deployment, image)
 
 
 ORDERS = {"namespace": "orders", "deployment": "orders-api"}
@@ -404,19 +400,7 @@ def statefulset_pod(
     ready(h, namespace, pod, is_ready)
     pod_owner(h, namespace, pod, sts, "statefulset", owner_kind="StatefulSet", owner_name=sts)
     claim = f"data-{sts}-{ordinal}"
-    held(
-        h,
-        "kube_pod_spec_volumes_persistentvolumeclaims_info",
-        ksm(
-            namespace=namespace,
-            pod=pod,
-            volume="data",
-            persistentvolumeclaim=claim,
-            ephemeral="false",
-            uid=f"uid-{pod}",
-        ),
-        1,
-    )
+    mounts(h, namespace, pod, claim)
     return claim
 
 

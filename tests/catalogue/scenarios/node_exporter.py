@@ -61,8 +61,9 @@ def host_alert(name: str, severity: str, node: tuple[str, str], **own: str) -> d
 
 ROOT = {"device": "/dev/nvme0n1p1", "fstype": "xfs", "mountpoint": "/"}
 FILLING = ("ip-10-0-20-21", "10.0.20.21")
-# The exporter's pod and namespace describe the exporter, not the host alerted on.
-EXPORTER = ("pod", "container", "namespace")
+# The exporter's pod and namespace lead to the node (node_namespace_pod:kube_pod_info:);
+# only its container is about the exporter alone.
+EXPORTER = ("container",)
 
 
 @scenario(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tests.catalogue.scenarios import scenario
-from tests.catalogue.scenarios.apps import pod_info
+from tests.catalogue.scenarios.apps import mounts, pod_info
 from tests.catalogue.shapes import alert, gauge, held, ksm, kubelet
 from tests.support.prometheus import History
 
@@ -27,21 +27,8 @@ def volume_stats(
 
 
 def mounted(h: History, claim: dict[str, str], pod: str, node: str) -> None:
-    namespace = claim["namespace"]
-    held(
-        h,
-        "kube_pod_spec_volumes_persistentvolumeclaims_info",
-        ksm(
-            namespace=namespace,
-            pod=pod,
-            volume="data",
-            persistentvolumeclaim=claim["persistentvolumeclaim"],
-            ephemeral="false",
-            uid=f"uid-{pod}",
-        ),
-        1,
-    )
-    pod_info(h, namespace, pod, node, "StatefulSet", pod.rsplit("-", 1)[0])
+    mounts(h, claim["namespace"], pod, claim["persistentvolumeclaim"])
+    pod_info(h, claim["namespace"], pod, node, "StatefulSet", pod.rsplit("-", 1)[0])
 
 
 @scenario(
