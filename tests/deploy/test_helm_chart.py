@@ -974,3 +974,75 @@ def test_the_schema_refuses_a_claim_size_that_is_no_quantity(chart: helm.Chart) 
     values = deep_merge(CASES["async-sqlite"], {"persistence": {"size": "two gigs"}})
     with pytest.raises(helm.HelmError, match="size"):
         chart.render(values, name=RELEASE, namespace=NAMESPACE)
+
+
+# --- evidence -------------------------------------------------------------------------------
+
+
+def test_evidence_is_off_by_default(chart: helm.Chart) -> None:
+    rendered = render(chart, {"networkPolicy": {"enabled": True}})
+
+    assert "evidence" not in rendered.config
+    policy = rendered.one("NetworkPolicy")["spec"]
+    assert {p["port"] for rule in policy["egress"] for p in rule["ports"]} == {53, 443}
+
+
+def test_the_evidence_values_become_config_evidence(chart: helm.Chart) -> None:
+    rendered = render(chart, CASES["evidence"])
+
+    evidence = rendered.config["evidence"]
+    assert evidence["prometheus"] == {
+        "url": "https://kube-prometheus-stack-prometheus.monitoring:9091",
+        "bearer_token": "${PROMETHEUS_TOKEN}",
+        "headers": {"X-Scope-OrgID": "cluster-a"},
+    }
+    assert evidence["alertmanager"] == {
+        "url": "http://kube-prometheus-stack-alertmanager.monitoring:9093"
+    }
+    assert (evidence["lookback"], evidence["timeout"], evidence["max_bytes"]) == ("2h", "2s", 5000)
+    assert [r["name"] for r in evidence["recipes"]] == ["pvc-phase"]
+    assert "prometheus-reader-token" not in rendered.one("ConfigMap")["data"]["config.yaml"]
+
+
+def test_the_network_policy_lets_the_service_reach_its_evidence_sources(
+    chart: helm.Chart,
+) -> None:
+    policy = render(chart, CASES["evidence"]).one("NetworkPolicy")["spec"]
+
+    peers = {
+        p["port"]: rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        for rule in policy["egress"]
+        if "to" in rule and "podSelector" in rule["to"][0]
+        for p in rule["ports"]
+    }
+    assert peers == {9091: "prometheus", 9093: "alertmanager"}
+
+
+@pytest.mark.parametrize(
+    ("values", "complaint"),
+    [
+        ({"evidence": {"enabled": True, "prometheus": {"url": ""}}}, "evidence.prometheus.url"),
+        (
+            {"evidence": {"enabled": True}, "config": {"evidence": {"lookback": "1h"}}},
+            "use the evidence values only",
+        ),
+        ({"evidence": {"maxBytes": "6000"}}, "maxBytes"),
+        ({"evidence": {"prometheus": {"basicAuth": {"user": "x"}}}}, "propertyName 'user'"),
+    ],
+)
+def test_wrong_evidence_values_fail_with_a_clear_message(
+    chart: helm.Chart, values: dict[str, Any], complaint: str
+) -> None:
+    with pytest.raises(helm.HelmError) as raised:
+        chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    assert complaint in str(raised.value)
+
+
+def test_docs_evidence_values_render_the_evidence_section(chart: helm.Chart) -> None:
+    (block,) = code_blocks(docs_section("Evidence from the cluster's Prometheus"), "yaml")
+
+    rendered = render(chart, yaml.safe_load(block))
+
+    assert rendered.config["evidence"]["prometheus"]["url"].endswith(":9090")
+    policy = rendered.one("NetworkPolicy")["spec"]
+    assert {9090, 9093} <= {p["port"] for rule in policy["egress"] for p in rule["ports"]}

@@ -113,6 +113,9 @@ and with ui.basicAuth.enabled the page's credentials, the password read from $UI
 {{- $_ = set $ui "auth" $uiAuth }}
 {{- end }}
 {{- $_ = set $config "ui" $ui }}
+{{- if .Values.evidence.enabled }}
+{{- $_ = set $config "evidence" (fromYaml (include "alert-explainer.evidence" .)) }}
+{{- end }}
 {{- if .Values.webhookAuth.enabled }}
 {{- $auth := deepCopy (default dict (get $config "auth")) }}
 {{- $tokens := concat (default list (get $auth "bearer_tokens")) (list "${WEBHOOK_BEARER_TOKEN}") }}
@@ -163,6 +166,48 @@ existingSecret, secrets.keys.fallbackApiKeys (that Secret's key names).
 {{- $_ := set $keys $name (dict "env" $env "key" $key) }}
 {{- end }}
 {{- toJson $keys }}
+{{- end }}
+
+{{/* config.evidence from the `evidence` values (camelCase keys become the config's). */}}
+{{- define "alert-explainer.evidence" -}}
+{{- $evidence := .Values.evidence }}
+prometheus:
+  {{- include "alert-explainer.queryApi" $evidence.prometheus | nindent 2 }}
+{{- if $evidence.alertmanager.url }}
+alertmanager:
+  {{- include "alert-explainer.queryApi" $evidence.alertmanager | nindent 2 }}
+{{- end }}
+lookback: {{ $evidence.lookback | toJson }}
+timeout: {{ $evidence.timeout | toJson }}
+max_bytes: {{ int $evidence.maxBytes }}
+recipes: {{ $evidence.recipes | toJson }}
+{{- end }}
+
+{{/* One query API (evidence.prometheus or evidence.alertmanager) as the config writes it. */}}
+{{- define "alert-explainer.queryApi" -}}
+url: {{ .url | toJson }}
+{{- with .bearerToken }}
+bearer_token: {{ . | toJson }}
+{{- end }}
+{{- with .bearerTokenFile }}
+bearer_token_file: {{ . | toJson }}
+{{- end }}
+{{- with .basicAuth }}
+basic_auth:
+  username: {{ .username | toJson }}
+  {{- with .password }}
+  password: {{ . | toJson }}
+  {{- end }}
+  {{- with .passwordFile }}
+  password_file: {{ . | toJson }}
+  {{- end }}
+{{- end }}
+{{- with .caFile }}
+ca_file: {{ . | toJson }}
+{{- end }}
+{{- with .headers }}
+headers: {{ . | toJson }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -315,6 +360,12 @@ same way: async mode with the Redis state backend keeps its queue in Redis.
 {{- if has $key (list "enabled" "history" "max_age") }}
 {{- fail (printf "config.ui.%s is set by the chart: use the value ui.%s instead" $key (ternary "maxAge" $key (eq $key "max_age"))) }}
 {{- end }}
+{{- end }}
+{{- if and .Values.evidence.enabled (hasKey (default dict .Values.config) "evidence") }}
+{{- fail "config.evidence is set, and evidence.enabled makes the chart write it: use the evidence values only" }}
+{{- end }}
+{{- if and .Values.evidence.enabled (not .Values.evidence.prometheus.url) }}
+{{- fail "evidence.enabled needs evidence.prometheus.url (the Prometheus-compatible query API)" }}
 {{- end }}
 {{- if dig "server" "root_path" "" (default dict .Values.config) }}
 {{- fail "config.server.root_path is set by the chart: use the value rootPath instead" }}
