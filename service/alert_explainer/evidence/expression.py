@@ -78,12 +78,15 @@ def common_labels(alerts: Sequence[Alert]) -> dict[str, str]:
 
 
 def window(alerts: Sequence[Alert], lookback: float, end: float) -> tuple[float, float, int]:
-    """Start, end and step (seconds) of a range covering the alerts and `lookback` before."""
+    """Start, end and step (seconds) of a range covering the alerts and `lookback` before.
+
+    The start is a whole number of steps before the end, so the last point is at `end`
+    itself: an alert that began a second ago still has its one sample.
+    """
     starts = [a.starts_at.timestamp() for a in alerts if a.starts_at is not None]
-    start = min([*starts, end]) - lookback
-    start = max(start, end - MAX_WINDOW)
-    step = max(1, math.ceil((end - start) / POINTS))
-    return start, end, step
+    span = min(end - min([*starts, end]) + lookback, MAX_WINDOW)
+    step = max(1, math.ceil(span / POINTS))
+    return end - math.ceil(span / step) * step, end, step
 
 
 @dataclass(frozen=True, slots=True)
