@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from functools import partial
 
 import pytest
+from promql_parser import VectorSelector
 
 from alert_explainer.evidence.expression import expression_of, plan
+from alert_explainer.evidence.history import selector
 from alert_explainer.evidence.promql import Unprintable, faithful, parse, render, threshold
 from alert_explainer.evidence.units import Unit, format_value, infer
 from tests.conftest import require_prometheus
@@ -42,6 +45,29 @@ def test_values_are_escaped_where_the_parsers_own_printer_would_not() -> None:
 
     assert str(tree) == 'up{job="a"b"}'  # what promql-parser prints: not PromQL
     assert render(tree) == 'up{job="a\\"b"}'
+
+
+def test_a_hostile_pinned_value_stays_inside_its_matcher() -> None:
+    hostile = 'x"} or vector(1) or up{a="'
+
+    pinned = plan("up == 0", {"pod": frozenset({hostile}), "job": frozenset({hostile, "b"})})
+
+    tree = parse(pinned.pinned)
+    assert isinstance(tree, VectorSelector)
+    values = {m.name: m.value for m in tree.matchers.matchers}
+    assert values["pod"] == hostile
+    assert re.fullmatch(values["job"], hostile)  # a regex of the escaped alternatives
+    assert not re.fullmatch(values["job"], "x")
+
+
+def test_a_hostile_value_stays_inside_the_alerts_history_selector() -> None:
+    hostile = 'x"} or vector(1) or up{a="'
+
+    tree = parse(selector(hostile, {"pod": frozenset({hostile})}))
+
+    assert isinstance(tree, VectorSelector)
+    values = {m.name: m.value for m in tree.matchers.matchers}
+    assert values == {"alertname": hostile, "alertstate": "firing", "pod": hostile}
 
 
 def test_a_negative_offset_is_not_printed_but_queried_as_written() -> None:

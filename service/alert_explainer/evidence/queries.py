@@ -67,7 +67,7 @@ class Queries:
         return await self._run(
             "alertmanager",
             lambda t: api.call("/api/v2/alerts", params, timeout=t),
-            lambda _: "ok",
+            lambda response: "ok" if response.status == 200 else "error",
         )
 
     async def _run(
