@@ -60,6 +60,7 @@ def test_a_real_rule_fires_through_alertmanager_with_evidence_in_the_prompt(
     config_path.write_text(yaml.safe_dump(config))
     with ServiceProcess(config_path, tmp_path / "service", port=port), prometheus:
         calls = clanker.wait_for_calls(2, timeout=30)
+        delivered = [r.json() for r in recorder.wait_for(2, timeout=20)]
 
     prompts = {
         call.json()["messages"][1]["content"].split("Group labels: ")[1].split("\n")[0]: call
@@ -73,5 +74,4 @@ def test_a_real_rule_fires_through_alertmanager_with_evidence_in_the_prompt(
     # Co-firing, from Alertmanager: the other rule's alert shares the instance and namespace.
     assert "\n  ExplainerUp: 1 (instance=" in data
     assert "evidence unavailable" not in data
-    delivered = [r.json() for r in recorder.wait_for(2, timeout=10)]
     assert all(d["evidence"] for d in delivered)
