@@ -1,7 +1,8 @@
 """Logging: structlog, JSON lines by default, one canonical event per notification.
 
-uvicorn's own stdlib records go through the same renderer, so every line on stdout is
-JSON a log pipeline can parse.
+Our events are written by structlog itself; uvicorn's and the libraries' stdlib records
+go through the same processors and renderer, so every line on stdout is JSON a log
+pipeline can parse.
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+class _NamedWriter(structlog.WriteLogger):
+    """structlog's writer, with the name `add_logger_name` reports (the `logger` key)."""
+
+    def __init__(self, name: str, file: TextIO) -> None:
+        super().__init__(file)
+        self.name = name
 
 
 def configure_logging(
@@ -40,13 +49,16 @@ def configure_logging(
     else:
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.dict_tracebacks)
+    output = stream or sys.stdout
+    # Our own events are rendered and written directly: through the stdlib they cost two
+    # LogRecords and a caller lookup each, a quarter of a notification's logging.
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
+        processors=[*shared, renderer],
+        logger_factory=lambda *args: _NamedWriter(args[0] if args else "", output),
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         cache_logger_on_first_use=cache,
     )
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = logging.StreamHandler(output)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
