@@ -91,12 +91,16 @@ def sanitize_explanation(text: str, max_length: int = DEFAULT_MAX_LENGTH) -> str
     # Invisible characters go first, so `@\u200beveryone` or `<scr\u200bipt>` cannot
     # slip past the rules below.
     text = _STRIP.sub("", _LINE_BREAKS.sub("\n", window))
-    text = _strip_markup(text)
+    # Tags, comments, Slack's <!…> and <@…> and Discord's </…:1> all begin with a "<", which
+    # most answers do not have: then none of their rules can match.
+    if "<" in text:
+        text = _strip_markup(text)
     text = _SCRIPT_LINK.sub("](unsafe:", text)
-    text = _SLACK_SPECIAL.sub(_inert_special, text)
-    text = _REFERENCE.sub(_inert_reference, text)
-    text = _COMMAND.sub(r"/\1", text)
-    text = _LEFTOVER.sub("‹", text)
+    if "<" in text:
+        text = _SLACK_SPECIAL.sub(_inert_special, text)
+        text = _REFERENCE.sub(_inert_reference, text)
+        text = _COMMAND.sub(r"/\1", text)
+        text = _LEFTOVER.sub("‹", text)
     text = _BARE_MENTION.sub(INERT_AT, text)
     return _cap(text, max_length, cut)
 
