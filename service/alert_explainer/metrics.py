@@ -15,9 +15,6 @@ from collections.abc import Mapping, Sequence
 
 from prometheus_client import (
     CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
     Info,
     disable_created_metrics,
     generate_latest,
@@ -27,6 +24,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from alert_explainer import __version__
+from alert_explainer.metric_types import Counter, Gauge, Histogram
 from alert_explainer.worker_metrics import exposition, multiprocess_enabled
 
 PREFIX = "alert_explainer"
