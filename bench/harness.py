@@ -235,15 +235,25 @@ class Bench:
         raise RuntimeError(f"redis-server not ready on port {port}:\n{process.tail()}")
 
     def service(
-        self, config: Mapping[str, Any], *, name: str = "service", wait: bool = True
+        self,
+        config: Mapping[str, Any],
+        *,
+        name: str = "service",
+        wait: bool = True,
+        wrapper: Sequence[str] = (),
+        ready_timeout: float = 20.0,
     ) -> Endpoint:
-        """Start `python -m alert_explainer serve` from `service_src` with this config."""
+        """Start `python -m alert_explainer serve` from `service_src` with this config.
+
+        `wrapper` goes before the interpreter on the command line (valgrind and its options).
+        """
         config_path = self.work_dir / f"{name}.yaml"
         config_path.write_text(json.dumps(config, indent=2))  # JSON is YAML
         port = free_port()
         process = self.spawn(
             name,
             [
+                *wrapper,
                 sys.executable,
                 "-m",
                 "alert_explainer",
@@ -258,7 +268,7 @@ class Bench:
         )
         endpoint = Endpoint(process, f"http://127.0.0.1:{port}")
         if wait:
-            wait_ready(process, endpoint.url("/readyz"))
+            wait_ready(process, endpoint.url("/readyz"), timeout=ready_timeout)
         return endpoint
 
 
