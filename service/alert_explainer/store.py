@@ -86,6 +86,13 @@ class MemoryStore:
         self._lists: dict[str, OrderedDict[str, tuple[float, str]]] = {}
 
     async def get(self, key: str) -> str | None:
+        return self._get(key)
+
+    async def put(self, key: str, value: str, ttl: float) -> None:
+        self._put(key, value, ttl)
+
+    # The operations made of others call the plain methods: no coroutine per step.
+    def _get(self, key: str) -> str | None:
         entry = self._entries.get(key)
         if entry is None:
             return None
@@ -95,26 +102,26 @@ class MemoryStore:
             return None
         return value
 
-    async def put(self, key: str, value: str, ttl: float) -> None:
+    def _put(self, key: str, value: str, ttl: float) -> None:
         self._entries[key] = (self._clock() + ttl, value)
         self._entries.move_to_end(key)
         self._prune()
 
     async def claim(self, key: str, owner: str, ttl: float) -> bool:
-        holder = await self.get(key)
+        holder = self._get(key)
         if holder is not None and holder != owner:
             return False
-        await self.put(key, owner, ttl)
+        self._put(key, owner, ttl)
         return True
 
     async def release(self, key: str, owner: str) -> None:
-        if await self.get(key) == owner:
+        if self._get(key) == owner:
             del self._entries[key]
 
     async def incr(self, key: str, ttl: float) -> int:
-        current = await self.get(key)
+        current = self._get(key)
         if current is None:
-            await self.put(key, "1", ttl)
+            self._put(key, "1", ttl)
             return 1
         expires, _ = self._entries[key]
         count = int(current) + 1
