@@ -248,9 +248,12 @@ class Pipeline:
             backend=outcome.backend,
             notes=self._catalogue.notes(notification),
         )
-        results = await asyncio.gather(
-            *(self._deliver(s, message, group, identity) for s in pending)
-        )
+        if len(pending) == 1:  # the usual case: no task to start, no loop turn to wait for
+            results = [await self._deliver(pending[0], message, group, identity)]
+        else:
+            results = await asyncio.gather(
+                *(self._deliver(s, message, group, identity) for s in pending)
+            )
         outcomes = dict(zip(pending, results, strict=True))
         sinks = dict.fromkeys(targets, "duplicate") | {s: r for s, (r, _) in outcomes.items()}
         failures = {s: r for s, r in sinks.items() if r not in ("delivered", "duplicate")}
