@@ -194,12 +194,21 @@ class Bench:
         wait_ready(process, endpoint.url("/stats"), interval=0.02)
         return endpoint
 
-    def floor(self, inference: Endpoint, sink: Endpoint) -> Endpoint:
-        """Start the floor app (bench.floor) against these peers."""
+    def floor(
+        self,
+        inference: Endpoint,
+        sink: Endpoint,
+        *,
+        name: str = "floor",
+        wrapper: Sequence[str] = (),
+        ready_timeout: float = 20.0,
+    ) -> Endpoint:
+        """Start the floor app (bench.floor) against these peers (`wrapper` as for service)."""
         port = free_port()
         process = self.spawn(
-            "floor",
+            name,
             [
+                *wrapper,
                 sys.executable,
                 "-m",
                 "bench.floor",
@@ -214,7 +223,7 @@ class Bench:
             ],
         )
         endpoint = Endpoint(process, f"http://127.0.0.1:{port}")
-        wait_ready(process, endpoint.url("/readyz"))
+        wait_ready(process, endpoint.url("/readyz"), timeout=ready_timeout)
         return endpoint
 
     def redis(self) -> Endpoint:

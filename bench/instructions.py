@@ -20,7 +20,7 @@ import http.client
 import json
 import re
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -61,10 +61,12 @@ def post_notifications(service: Endpoint, prefix: str, count: int, concurrency: 
         list(pool.map(poster, range(concurrency)))
 
 
-def counted_run(bench: Bench, config: dict[str, Any], count: int, concurrency: int) -> int:
-    """Instructions the service executed from start to exit, handling `count` notifications."""
-    name = f"service-{count}"
-    service = bench.service(config, name=name, wrapper=VALGRIND, ready_timeout=300.0)
+def counted_run(
+    bench: Bench, start: Callable[[str], Endpoint], count: int, concurrency: int
+) -> int:
+    """Instructions an app executed from start to exit, handling `count` notifications."""
+    name = f"{bench.name}-{count}"
+    service = start(name)
     post_notifications(service, f"{name}-warm", concurrency, concurrency)  # pools, caches
     post_notifications(service, name, count, concurrency)
     service.process.popen.send_signal(signal.SIGTERM)
@@ -95,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--service-src", type=Path, default=DEFAULT_SERVICE_SRC)
     parser.add_argument("--notifications", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--floor", action="store_true", help="count the floor app instead")
     parser.add_argument(
         "--set",
         type=json.loads,
@@ -109,10 +112,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         sink = bench.peer("sink")
         config = merged(service_config(emulator, sink, concurrency=200), args.set)
         config["server"]["shutdown_delay"] = 0
+
+        def start(name: str) -> Endpoint:
+            if args.floor:
+                return bench.floor(emulator, sink, name=name, wrapper=VALGRIND, ready_timeout=300)
+            return bench.service(config, name=name, wrapper=VALGRIND, ready_timeout=300)
+
         counts = {}
         for count in (args.notifications, 3 * args.notifications):
-            with step(f"service under valgrind, {count} notifications"):
-                counts[count] = counted_run(bench, config, count, args.concurrency)
+            with step(f"{'floor' if args.floor else 'service'} under valgrind, {count} posts"):
+                counts[count] = counted_run(bench, start, count, args.concurrency)
     small, large = counts[args.notifications], counts[3 * args.notifications]
     per_notification = (large - small) / (2 * args.notifications)
     print(
