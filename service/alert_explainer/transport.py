@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import orjson
 
 from alert_explainer.errors import TransportError
 
@@ -41,8 +42,15 @@ def tls_context(*ca_files: Path | None) -> ssl.SSLContext:
 
 
 def encode_json(payload: Any) -> bytes:
-    """The bytes sent for a JSON body: compact UTF-8."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The bytes sent for a JSON body: compact UTF-8.
+
+    orjson writes it, several times faster than the standard library; json takes over for
+    what orjson refuses, such as an integer beyond 64 bits in a payload forwarded as it came.
+    """
+    try:
+        return orjson.dumps(payload)
+    except orjson.JSONEncodeError:
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from alert_explainer.alertmanager import Notification
 from alert_explainer.config import Settings
 from alert_explainer.redact import Redactor
 from alert_explainer.store import StateStore
+from alert_explainer.transport import encode_json
 from alert_explainer.ui.display import Display
 from alert_explainer.ui.record import Destination, OutcomeName, Record
 
@@ -193,8 +194,8 @@ class History:
         record.written = True
         # Serialised before any await below: a change meanwhile marks the record again.
         row = record.summary()
-        summary = json.dumps(self.display.summary(row), ensure_ascii=False)
-        detail = json.dumps(record.stored(row), ensure_ascii=False)
+        summary = encode_json(self.display.summary(row)).decode()
+        detail = encode_json(record.stored(row)).decode()
         for key, value in ((SUMMARIES, summary), (DETAILS, detail)):
             await self._state.push(key, record.id, value, max_items=self._max_items, ttl=self._ttl)
 

@@ -13,7 +13,6 @@ line in `summary()` or `stored()`; the templates show what is there.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from alert_explainer.alertmanager import Notification
 from alert_explainer.explainer import Outcome
 from alert_explainer.sinks import Rendered
 from alert_explainer.sinks.facts import severity
+from alert_explainer.transport import encode_json
 
 OutcomeName = Literal["in_progress", "queued", "delivered", "failed", "duplicate"]
 OUTCOMES: tuple[OutcomeName, ...] = ("in_progress", "queued", "delivered", "failed", "duplicate")
@@ -207,9 +207,9 @@ class Record:
 
 def masked_json(rendered: Rendered) -> str:
     """A destination's body as compact JSON, its credentials masked, at most MAX_BODY long."""
-    text = json.dumps(rendered.body, ensure_ascii=False)
+    text = encode_json(rendered.body).decode()
     for secret in sorted((s for s in rendered.secrets if s), key=len, reverse=True):
-        text = text.replace(json.dumps(secret, ensure_ascii=False)[1:-1], MASK)
+        text = text.replace(encode_json(secret).decode()[1:-1], MASK)
     if len(text) > MAX_BODY:
         return text[:MAX_BODY] + f"… {len(text) - MAX_BODY} more characters not shown"
     return text
