@@ -98,8 +98,11 @@ async def test_a_wait_that_runs_out_says_the_model_was_busy_and_for_how_long() -
     await holders.release()
 
 
-async def test_max_wait_zero_refuses_at_once_as_busy_not_as_budget() -> None:
-    g = guard(concurrency=1, max_wait=0)
+@pytest.mark.parametrize("no_wait", [{"max_wait": 0}, {"max_waiters": 0}], ids=str)
+async def test_without_room_to_wait_a_call_is_refused_at_once_as_busy_not_as_budget(
+    no_wait: dict[str, Any],
+) -> None:
+    g = guard(concurrency=1, **no_wait)
     holders = Holders(g)
     await holders.hold(1)
     with pytest.raises(InferenceError) as caught:

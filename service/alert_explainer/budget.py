@@ -175,6 +175,7 @@ class SpendGuard:
 
     async def _wait_for_permit(self, priority: Priority, wait: bool) -> None:
         waiters = self._metrics.inference_waiters.labels(priority.name)
+        wait = wait and self._limits.max_waiters > 0  # no room to wait is no wait
         started = time.monotonic()
         waiters.inc()
         try:
