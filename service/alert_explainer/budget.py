@@ -11,6 +11,7 @@ Each inference backend has its own guard, named for it in the counters' keys and
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
@@ -176,7 +177,8 @@ class SpendGuard:
     async def _wait_for_permit(self, priority: Priority, wait: bool) -> None:
         waiters = self._metrics.inference_waiters.labels(priority.name)
         wait = wait and self._limits.max_waiters > 0  # no room to wait is no wait
-        started = time.monotonic()
+        loop = asyncio.get_running_loop()  # the clock the wait's deadline is on
+        started = loop.time()
         waiters.inc()
         try:
             await self._permits.acquire(priority.rank, self._limits.max_wait if wait else 0.0)
@@ -187,10 +189,10 @@ class SpendGuard:
                 "too_many_waiting",
             )
         except TimeoutError:
-            self._metrics.inference_wait.labels(priority.name).observe(time.monotonic() - started)
+            self._metrics.inference_wait.labels(priority.name).observe(loop.time() - started)
             self._refuse("concurrency", self._busy_reason(wait), "model_busy")
         else:
-            self._metrics.inference_wait.labels(priority.name).observe(time.monotonic() - started)
+            self._metrics.inference_wait.labels(priority.name).observe(loop.time() - started)
         finally:
             waiters.dec()
 
