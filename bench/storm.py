@@ -288,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ],
         ["fallback texts", dict(errors), ""],
         [
-            "wait for a permit p50 / p90 / p99 (bucket bound s)",
+            "calls' wait for a permit p50 / p90 / p99 (bucket bound s)",
             f"{waited['p50']:g} / {waited['p90']:g} / {waited['p99']:g} of {waited['count']:.0f}",
             "",
         ],
@@ -322,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(table(["what", "measured", "target"], rows))
     print(
-        "\nwait for a permit, cumulative: "
+        "\ncalls' wait for a permit, cumulative: "
         + ", ".join(f"≤{le:g} s {c:.0f}" for le, c in wait_buckets)
     )
     path = write_results(

@@ -188,8 +188,7 @@ class SpendGuard:
                 f"model busy ({self._limits.max_waiters} notifications already waiting)",
                 "too_many_waiting",
             )
-        except TimeoutError:
-            self._metrics.inference_wait.labels(priority.name).observe(loop.time() - started)
+        except TimeoutError:  # counted as a refusal, not as a wait that ended in a call
             self._refuse("concurrency", self._busy_reason(wait), "model_busy")
         else:
             self._metrics.inference_wait.labels(priority.name).observe(loop.time() - started)

@@ -195,8 +195,8 @@ class Metrics:
         )
         self.inference_wait = Histogram(
             f"{PREFIX}_inference_wait_seconds",
-            "Time a notification waited for an inference permit, whether it got one or the "
-            "wait ran out (inference.limits.max_wait), by priority label value.",
+            "Time each inference call waited for its permit (0 when one was free), by priority "
+            "label value. Waits that ran out are in inference_limited_total{limit=concurrency}.",
             ["severity"],
             buckets=WAIT_BUCKETS,
             registry=r,
