@@ -218,3 +218,43 @@ def test_a_destination_down_past_max_age_is_a_dead_letter_and_other_routes_go_on
     assert letter["errors"]["down"].startswith("sink 'down': answered 503")
     assert letter["attempts"] >= 2
     assert len(healthy.delivered) == 1
+
+
+def test_a_queued_notification_whose_route_is_removed_waits_as_a_dead_letter_until_replayed(
+    service_factory: ServiceFactory,
+    clanker: ClankerEmulator,
+    make_recorder: Callable[[], RecordingServer],
+    backend: dict[str, Any],
+    sample_payload: dict[str, Any],
+) -> None:
+    team = make_recorder()
+    team.default = Reply(status=503, body=b"upstream unavailable")
+    routes = [{"name": "default", "sinks": ["team"]}]
+    before = service_factory(async_config(clanker, {"team": team.url}, routes, backend))
+    assert before.post_payload(sample_payload).status == 202
+    team.wait_for_received(1, timeout=20)
+    before.terminate()  # queued, still lacking its sink, when the operator edits the config
+
+    renamed = [{"name": "renamed", "sinks": ["team"]}]
+    edited = service_factory(async_config(clanker, {"team": team.url}, renamed, backend))
+    eventually(
+        lambda: metric(edited, "alert_explainer_dead_letters", route="default", sink="team") == 1,
+        30,
+        "a dead letter for the sink the route that is gone still owed it",
+    )
+    assert metric(
+        edited, "alert_explainer_notifications_dead_lettered_total", reason="route_gone"
+    ) == (1)
+    (letter,) = json.loads(dead_letters(edited, "list", "--json").stdout)
+    assert (letter["reason"], letter["sinks"]) == ("route_gone", ["team"])
+    assert letter["errors"]["team"] == "route 'default' is no longer configured"
+    edited.terminate()
+
+    team.default = Reply()
+    restored = service_factory(async_config(clanker, {"team": team.url}, routes, backend))
+    replay = dead_letters(restored, "replay", "--all")
+    assert replay.returncode == 0, replay.stderr
+    team.wait_for(1, timeout=20)
+    time.sleep(1)  # room for a wrong second delivery
+    assert len(team.delivered) == 1
+    assert dead_letters(restored, "list").stdout.strip() == "no dead letters"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from typing import Any, TypedDict
 
@@ -234,6 +235,11 @@ def create_app(settings: Settings) -> Starlette:
             )
             background.append(asyncio.create_task(worker.run()))
             background.append(asyncio.create_task(report(queue, dead_letters, metrics, worker)))
+        # What start-up built (config, templates, the catalogue, imported modules) lives as
+        # long as the process: keep full collections from scanning it again. In a storm of
+        # 1,000 waiting notifications that cuts each pause by about a third (bench/storm).
+        gc.collect()
+        gc.freeze()
         lifecycle.ready = True
         logger.info(
             "started",

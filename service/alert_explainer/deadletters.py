@@ -2,10 +2,13 @@
 
 An async-mode entry becomes a dead letter when a sink refuses it for good (a 4xx other
 than 408 and 429, such as the 404 of a revoked webhook) or when it is still undelivered
-after `delivery.max_age`. Only the sinks that lack the message are in the letter: the
-others already have it and are not sent to again. A letter waits beside the queue, in the
-same backend (an SQLite table, or a Redis Stream), until it is replayed (queued again for
-its sinks) or dropped; `alert-explainer dead-letters` and the metrics show it meanwhile.
+after `delivery.max_age`; also when it can no longer be delivered as queued, its route gone
+from the configuration or its body unreadable to this version, so a change of config or
+version never silently loses what was accepted. Only the sinks that lack the message are in
+the letter: the others already have it and are not sent to again. A letter waits beside the
+queue, in the same backend (an SQLite table, or a Redis Stream), until it is replayed
+(queued again for its sinks) or dropped; `alert-explainer dead-letters` and the metrics
+show it meanwhile.
 
 Errors are the sinks' own texts, which never carry their URL or token; any URL left in
 them is cut out again here, so a letter can be shown to anyone who may see the queue.
@@ -25,6 +28,13 @@ from alert_explainer.errors import PayloadError
 
 FINAL_ERROR = "final_error"  # a sink refused the message for good
 MAX_AGE = "max_age"  # still undelivered after delivery.max_age
+ROUTE_GONE = "route_gone"  # the entry's route left the configuration while it was queued
+UNREADABLE = "unreadable"  # the body no longer parses (a newer version's stricter limits)
+REASONS = (FINAL_ERROR, MAX_AGE, ROUTE_GONE, UNREADABLE)
+
+# The sink name of a letter that lacks every sink of its route, when which ones is unknown
+# (its route is gone): replayed, it goes to all the sinks the route has by then.
+EVERY_SINK = "*"
 
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
 
@@ -42,7 +52,7 @@ class DeadLetter:
     body: bytes
     sinks: tuple[str, ...]  # the sinks that lack the message
     errors: Mapping[str, str]  # each of those sinks' last error
-    reason: str  # FINAL_ERROR or MAX_AGE
+    reason: str  # one of REASONS
     attempts: int
     queued_at: float
     first_try: float

@@ -24,6 +24,7 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
 from alert_explainer import __version__
+from alert_explainer.deadletters import REASONS as DEAD_LETTER_REASONS
 from alert_explainer.metric_types import Counter, Gauge, Histogram
 from alert_explainer.worker_metrics import exposition, multiprocess_enabled
 
@@ -55,7 +56,6 @@ PROCESSING_OUTCOMES = ("delivered", "failed", "duplicate")
 STATUSES = ("firing", "resolved")
 EVIDENCE_SOURCES = ("expression", "recipe", "history", "alertmanager")
 EVIDENCE_OUTCOMES = ("ok", "empty", "error", "timeout", "too_large", "invalid", "unauthorized")
-DEAD_LETTER_REASONS = ("final_error", "max_age")
 # LLM calls take seconds, not milliseconds: the default buckets stop at 10 s.
 INFERENCE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0, 120.0)
 DELIVERY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

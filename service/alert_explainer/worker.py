@@ -3,8 +3,9 @@
 An entry leaves the queue once every sink of its route has the message. A failed delivery
 is retried with backoff for the sinks that still lack it, until a sink refuses it for good
 or the entry is older than `delivery.max_age`: then those sinks' share becomes a dead
-letter (deadletters.py), so a dead destination never holds the queue. Entries left by a
-crash are picked up on restart.
+letter (deadletters.py), so a dead destination never holds the queue. An entry whose route
+has left the configuration, or whose body this version cannot read, becomes a dead letter
+at once rather than vanishing. Entries left by a crash are picked up on restart.
 """
 
 from __future__ import annotations
@@ -12,12 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import structlog
 
 from alert_explainer.alertmanager import PayloadLimits, parse_notification
-from alert_explainer.deadletters import FINAL_ERROR, MAX_AGE, DeadLetter, DeadLetterStore
+from alert_explainer.deadletters import (
+    EVERY_SINK,
+    FINAL_ERROR,
+    MAX_AGE,
+    ROUTE_GONE,
+    UNREADABLE,
+    DeadLetter,
+    DeadLetterStore,
+)
 from alert_explainer.errors import PayloadError
 from alert_explainer.metrics import Metrics
 from alert_explainer.pipeline import DeliveryFailed, Pipeline
@@ -101,14 +110,14 @@ class Worker:
         try:
             notification = parse_notification(entry.body, self._limits)
         except PayloadError as exc:  # validated before queuing; only a changed parser gets here
-            log.error("queued_notification_unreadable", error=str(exc))
-            await self._queue.done(entry)
+            await self._undeliverable(entry, UNREADABLE, f"unreadable: {exc}", log)
             return
         if route is None:
-            log.error("queued_notification_route_gone", message="route no longer configured")
-            await self._queue.done(entry)
+            text = f"route {entry.route!r} is no longer configured"
+            await self._undeliverable(entry, ROUTE_GONE, text, log)
             return
-        sinks = [s for s in route.settings.sinks if entry.sinks is None or s in entry.sinks]
+        every = entry.sinks is None or EVERY_SINK in entry.sinks
+        sinks = [s for s in route.settings.sinks if every or s in (entry.sinks or ())]
         try:
             await self._pipeline.submit(route, notification, sinks)
         except DeliveryFailed as exc:
@@ -119,6 +128,13 @@ class Worker:
             await self._failed(entry, dict.fromkeys(sinks, crash), frozenset(), log)
         else:
             await self._queue.done(entry)
+
+    async def _undeliverable(
+        self, entry: Entry, reason: str, error: str, log: structlog.typing.FilteringBoundLogger
+    ) -> None:
+        """Dead-letter an entry that cannot be tried as queued, for every sink it lacks."""
+        sinks = entry.sinks or (EVERY_SINK,)
+        await self._bury(entry, dict.fromkeys(sinks, error), reason, (), 0.0, log)
 
     async def _failed(
         self,
@@ -138,15 +154,27 @@ class Worker:
             await self._queue.retry_later(entry, delay, retry)
             return
         reason = MAX_AGE if expired else FINAL_ERROR
+        await self._bury(entry, given_up, reason, retry, delay, log)
+
+    async def _bury(
+        self,
+        entry: Entry,
+        errors: Mapping[str, str],
+        reason: str,
+        retry: Sequence[str],
+        delay: float,
+        log: structlog.typing.FilteringBoundLogger,
+    ) -> None:
+        """Give up on the sinks in `errors`: a dead letter for them, the rest retried."""
         letter = DeadLetter.create(
             route=entry.route,
             body=entry.body,
-            errors=given_up,
+            errors=errors,
             reason=reason,
             attempts=entry.attempts,
             queued_at=entry.queued_at,
             first_try=entry.first_try,
-            last_try=now,
+            last_try=self._clock(),
         )
         await self._queue.bury(entry, letter, retry, delay)
         self._metrics.dead_lettered.labels(reason).inc()
@@ -156,9 +184,10 @@ class Worker:
             reason=reason,
             sinks=list(letter.sinks),
             errors=dict(letter.errors),
-            still_retrying=retry,
+            still_retrying=list(retry),
             message="these sinks will not be tried again; see `alert-explainer dead-letters "
-            "list`, fix the destination, then `alert-explainer dead-letters replay`",
+            "list`, mend what the error names (the destination, or the route in the config), "
+            "then `alert-explainer dead-letters replay`",
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alert_explainer.deadletters import EVERY_SINK, REASONS
 from alert_explainer.ui.record import OUTCOMES
 
 JSON = "application/json"
@@ -210,11 +211,12 @@ DEAD_LETTER: dict[str, Any] = {
     "properties": {
         "id": {"type": "string"},
         "route": {"type": "string"},
-        "reason": {"type": "string", "enum": ["final_error", "max_age"]},
+        "reason": {"type": "string", "enum": list(REASONS)},
         "sinks": {
             "type": "array",
             "items": {"type": "string"},
-            "description": "the destinations that lack it; a replay sends to these only",
+            "description": "the destinations that lack it; a replay sends to these only "
+            f"('{EVERY_SINK}': every destination of the route, when its route was gone)",
         },
         "errors": {**_strings(), "description": "each of those destinations' last error"},
         "attempts": {"type": "integer"},
