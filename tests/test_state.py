@@ -9,7 +9,8 @@ from typing import Any
 import anyio
 import pytest
 
-from alert_explainer.store import FallbackStore, MemoryStore, RedisStore
+from alert_explainer.redis_store import FallbackStore, RedisStore
+from alert_explainer.store import MemoryStore
 from tests.conftest import ServiceFactory
 from tests.support.clanker import Behaviour, ClankerEmulator
 from tests.support.configs import explainer_config

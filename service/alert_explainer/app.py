@@ -41,7 +41,7 @@ from alert_explainer.queue import DurableQueue, QueueError, open_queue
 from alert_explainer.redact import Redactor
 from alert_explainer.routing import Router
 from alert_explainer.sinks import build_sinks
-from alert_explainer.store import FallbackStore, MemoryStore, RedisStore, StateStore
+from alert_explainer.store import MemoryStore, StateStore
 from alert_explainer.transport import HttpClient
 from alert_explainer.ui import dead_letters as dead_letters_page
 from alert_explainer.ui import web
@@ -134,6 +134,8 @@ def build_store(settings: StateSettings, metrics: Metrics) -> StateStore:
     """The state store the configuration asks for."""
     if settings.backend == "memory" or settings.url is None:
         return MemoryStore()
+    from alert_explainer.redis_store import FallbackStore, RedisStore  # only when used: RSS
+
     redis = RedisStore(settings.url.get_secret_value(), settings.key_prefix)
     return FallbackStore(redis, MemoryStore(), on_failure=metrics.state_backend_errors.inc)
 

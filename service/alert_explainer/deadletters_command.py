@@ -10,17 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 from collections.abc import Callable
 from typing import Any
 
-from redis.exceptions import RedisError
-
 from alert_explainer.alertmanager import PayloadLimits
 from alert_explainer.config import Settings
 from alert_explainer.deadletters import DeadLetter
-from alert_explainer.queue import QueueError, open_dead_letters, uses_redis
+from alert_explainer.queue import QueueError, backend_errors, open_dead_letters, uses_redis
 
 
 def add_dead_letters_command(
@@ -62,11 +59,12 @@ def dead_letters(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    unreachable = backend_errors(settings)
     try:
         return asyncio.run(_dead_letters(settings, args))
     except QueueError as exc:
         print(f"alert-explainer: {exc}", file=sys.stderr)
-    except (RedisError, OSError, sqlite3.Error) as exc:  # never the URL: it may hold a password
+    except unreachable as exc:  # never the URL: it may hold a password
         where = "Redis (state.url)" if uses_redis(settings) else str(settings.delivery.queue_path)
         print(f"alert-explainer: cannot reach the dead letters in {where}: {exc}", file=sys.stderr)
     return 1

@@ -15,9 +15,10 @@ import pytest
 
 from alert_explainer.config import SinkSettings
 from alert_explainer.errors import SinkError
+from alert_explainer.redis_store import RedisStore
 from alert_explainer.sinks import build_sink, googlechat
 from alert_explainer.sinks.base import Message
-from alert_explainer.store import MemoryStore, RedisStore, StateStore
+from alert_explainer.store import MemoryStore, StateStore
 from alert_explainer.transport import HttpClient
 from tests.sinks.support import SECRET, fixture_payload, message, settings
 from tests.support.recorder import RecordedRequest, RecordingServer, Reply

@@ -14,10 +14,11 @@ failure it remembers which sinks still lack it, so the others are never sent to 
 
 from __future__ import annotations
 
+import sqlite3
+
 from alert_explainer.config import Settings
 from alert_explainer.deadletters import DeadLetterStore
 from alert_explainer.queue.base import DurableQueue, Entry, QueueError, QueueStats
-from alert_explainer.queue.redis_streams import RedisDeadLetters, RedisStreamQueue
 from alert_explainer.queue.sqlite import SqliteDeadLetters, SqliteFile, SqliteQueue, check_writable
 
 __all__ = [
@@ -25,11 +26,10 @@ __all__ = [
     "Entry",
     "QueueError",
     "QueueStats",
-    "RedisDeadLetters",
-    "RedisStreamQueue",
     "SqliteDeadLetters",
     "SqliteFile",
     "SqliteQueue",
+    "backend_errors",
     "check_queue_writable",
     "open_dead_letters",
     "open_queue",
@@ -42,10 +42,21 @@ def uses_redis(settings: Settings) -> bool:
     return settings.state.backend == "redis" and settings.state.url is not None
 
 
+def backend_errors(settings: Settings) -> tuple[type[Exception], ...]:
+    """What the queue's backend raises when it cannot be reached or read."""
+    if uses_redis(settings):
+        from redis.exceptions import RedisError  # imported only where Redis is in use: RSS
+
+        return (RedisError, OSError)
+    return (sqlite3.Error, OSError)
+
+
 def open_queue(settings: Settings, consumer: str) -> tuple[DurableQueue, DeadLetterStore]:
     """The service's queue and the dead letters beside it."""
     delivery = settings.delivery
     if uses_redis(settings):
+        from alert_explainer.queue.redis_streams import RedisDeadLetters, RedisStreamQueue
+
         assert settings.state.url is not None
         url, prefix = settings.state.url.get_secret_value(), settings.state.key_prefix
         return (
@@ -66,6 +77,8 @@ def open_dead_letters(settings: Settings) -> DeadLetterStore:
     """
     delivery = settings.delivery
     if uses_redis(settings):
+        from alert_explainer.queue.redis_streams import RedisDeadLetters
+
         assert settings.state.url is not None
         url, prefix = settings.state.url.get_secret_value(), settings.state.key_prefix
         return RedisDeadLetters(url, prefix, delivery.queue_max)

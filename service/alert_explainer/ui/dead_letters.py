@@ -12,25 +12,21 @@ there is no queue, so there are no letters and nothing to replay.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 from urllib.parse import parse_qsl
 
-from redis.exceptions import RedisError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alert_explainer.config import Settings
 from alert_explainer.deadletters import DeadLetterStore
-from alert_explainer.queue import QueueError, uses_redis
+from alert_explainer.queue import QueueError, backend_errors, uses_redis
 from alert_explainer.ui.guard import Guard
 from alert_explainer.ui.web import environment, read_limited, root
 from alert_explainer.worker import Worker
 
 MAX_FORM_BYTES = 64 * 1024
-# Failures of the store's backend: the answer names the kind, never the URL.
-UNREACHABLE = (RedisError, OSError, sqlite3.Error)
 
 
 class DeadLetterPages:
@@ -40,6 +36,8 @@ class DeadLetterPages:
         self._env = environment()
         self._limits = settings.server.limits.payload
         self._max_age = settings.delivery.max_age
+        # Failures of the store's backend: the answer names the kind, never the URL.
+        self._unreachable = backend_errors(settings)
         self._where = (
             "in Redis, shared by every replica"
             if uses_redis(settings)
@@ -60,7 +58,7 @@ class DeadLetterPages:
             return self._page(request, letters=None)
         try:
             letters = [letter.describe(self._limits) for letter in await store.letters()]
-        except UNREACHABLE as exc:
+        except self._unreachable as exc:
             return self._page(request, 503, error=f"The dead letters cannot be read ({exc}).")
         return self._page(request, letters=letters, notice=_notice(dict(request.query_params)))
 
@@ -79,7 +77,7 @@ class DeadLetterPages:
             replayed = await store.replay(ids)
         except QueueError:
             return self._back(request, full="1")
-        except UNREACHABLE as exc:
+        except self._unreachable as exc:
             return self._page(request, 503, error=f"Nothing was replayed: {exc}.")
         worker: Worker | None = request.state.worker
         if worker is not None:
@@ -100,7 +98,7 @@ class DeadLetterPages:
             return JSONResponse({"dead_letters": []})
         try:
             letters = await store.letters()
-        except UNREACHABLE as exc:
+        except self._unreachable as exc:
             return JSONResponse({"error": f"the dead letters cannot be read ({exc})"}, 503)
         return JSONResponse({"dead_letters": [letter.describe(self._limits) for letter in letters]})
 
