@@ -240,7 +240,8 @@ def create_app(settings: Settings) -> Starlette:
         # What start-up built (config, templates, the catalogue, imported modules) lives as
         # long as the process: keep full collections from scanning it again. In a storm of
         # 1,000 waiting notifications that cuts each pause by about a third (bench/storm).
-        gc.collect()
+        # No collection first: over the whole start-up heap it would delay readiness by
+        # about 0.15 s, for the little garbage start-up leaves.
         gc.freeze()
         lifecycle.ready = True
         logger.info(
