@@ -569,7 +569,8 @@ def test_in_async_mode_a_queued_notification_becomes_delivered_in_the_same_row(
     sample_payload: dict[str, Any],
     tmp_path: Any,
 ) -> None:
-    clanker.default = Behaviour.ok(delay=1.0)
+    # Long enough for a loaded machine's first poll to find the row still queued.
+    clanker.default = Behaviour.ok(delay=3.0)
     delivery = {"mode": "async", "queue_path": str(tmp_path / "queue.sqlite3")}
     service = service_factory(
         explainer_config(clanker.url, {"team": recorder.url}, delivery=delivery)
