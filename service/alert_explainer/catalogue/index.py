@@ -29,6 +29,7 @@ class Listed:
     entry: CatalogueEntry
     matchers: tuple[Matcher, ...]
     builtin: bool
+    notes: Notes  # built once: every notification of the alert shows them
 
 
 class Catalogue:
@@ -40,7 +41,12 @@ class Catalogue:
         listed = [(e, False) for e in configured]
         listed += [(e, True) for e in shipped if e.key not in replaced]
         self.entries = [
-            Listed(entry, tuple(parse_matcher(m) for m in entry.matchers), shipped_one)
+            Listed(
+                entry,
+                tuple(parse_matcher(m) for m in entry.matchers),
+                shipped_one,
+                Notes.of(entry, shipped_one),
+            )
             for entry, shipped_one in listed
         ]
         self._by_alert: dict[str, list[Listed]] = {}
@@ -97,7 +103,7 @@ class Catalogue:
         item = self.listed_for(members[0].labels)
         if item is None:
             return None
-        return Notes.of(item.entry, item.builtin, shared_labels(members))
+        return item.notes.filled(shared_labels(members))
 
     def prompt_notes(self, notification: Notification) -> list[Notes]:
         """The notes on the group's alertnames, most frequent first, for the prompt.
@@ -110,7 +116,7 @@ class Catalogue:
             first = next(a for a in alerts if a.name == name)
             item = self.listed_for(first.labels)
             if item is not None:
-                result.append(Notes.of(item.entry, item.builtin))
+                result.append(item.notes)
         return result
 
 

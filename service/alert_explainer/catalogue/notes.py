@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from alert_explainer.config.catalogue import CatalogueEntry
 
@@ -32,20 +32,23 @@ class Notes:
     builtin: bool  # shipped with the service, or from the configuration
 
     @classmethod
-    def of(
-        cls, entry: CatalogueEntry, builtin: bool, labels: Mapping[str, str] | None = None
-    ) -> Notes:
-        """The entry's notes, its checks filled from `labels` where they can be."""
-        checks = [fill(c, labels) for c in entry.checks] if labels is not None else entry.checks
+    def of(cls, entry: CatalogueEntry, builtin: bool) -> Notes:
+        """The entry's notes, placeholders as written."""
         return cls(
             entry.alert,
             entry.summary,
             " ".join(entry.meaning.split()),
             tuple(entry.causes),
-            tuple(checks),
+            tuple(entry.checks),
             entry.runbook,
             builtin,
         )
+
+    def filled(self, labels: Mapping[str, str]) -> Notes:
+        """The notes with the checks' placeholders filled from `labels` where they can be."""
+        if not labels:
+            return self
+        return replace(self, checks=tuple(fill(check, labels) for check in self.checks))
 
     @property
     def attribution(self) -> str:
