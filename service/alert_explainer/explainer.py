@@ -14,13 +14,13 @@ explanation brings the evidence it was made with, and no new queries.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import structlog
 
 from alert_explainer.alertmanager import Notification
@@ -36,6 +36,7 @@ from alert_explainer.sanitize import sanitize_explanation
 from alert_explainer.since import Since
 from alert_explainer.situation import Situations
 from alert_explainer.store import StateStore
+from alert_explainer.transport import encode_json
 
 logger = structlog.get_logger("alert_explainer.explainer")
 
@@ -69,7 +70,7 @@ class Outcome:
 
     def dumps(self) -> str:
         """JSON for the state store."""
-        return json.dumps(
+        return encode_json(
             {
                 "text": self.text,
                 "error": self.error,
@@ -79,12 +80,12 @@ class Outcome:
                 "evidence": self.evidence.as_dicts(),
                 "backend": self.backend,
             }
-        )
+        ).decode()
 
     @classmethod
     def loads(cls, raw: str) -> Outcome:
         """The outcome a cached JSON string describes, marked as reused."""
-        data = json.loads(raw)
+        data = orjson.loads(raw)
         return cls(
             data["text"],
             data["error"],

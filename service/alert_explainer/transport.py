@@ -64,7 +64,7 @@ class HttpResponse:
 
     def json(self) -> Any:
         """The body parsed as JSON; raises ValueError when it is not JSON."""
-        return json.loads(self.body)
+        return orjson.loads(self.body)
 
     def text(self, limit: int = 300) -> str:
         """The start of the body as text, for error messages."""
