@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import orjson
 import structlog
 
 from alert_explainer.alertmanager import Alert, Notification
@@ -30,6 +31,7 @@ from alert_explainer.config import InferenceSettings
 from alert_explainer.metrics import Metrics
 from alert_explainer.since import Noun, Seen, Since, member_noun
 from alert_explainer.store import StateStore
+from alert_explainer.transport import encode_json
 
 logger = structlog.get_logger("alert_explainer.situation")
 
@@ -170,7 +172,7 @@ class Record:
     def dumps(self) -> str:
         """JSON for the state store."""
         members = None if self.members is None else sorted(self.members)
-        return json.dumps(
+        return encode_json(
             {
                 "asked_at": self.asked_at,
                 "explained_at": self.explained_at,
@@ -180,7 +182,7 @@ class Record:
                 "members": members,
                 "outcome": self.outcome,
             }
-        )
+        ).decode()
 
     @classmethod
     def loads(cls, raw: str | None) -> Record | None:
@@ -188,9 +190,9 @@ class Record:
         if raw is None:
             return None
         try:
-            data = json.loads(raw)
+            data = orjson.loads(raw)
             members = data["members"]
-            if not isinstance(json.loads(data["outcome"])["text"], str):
+            if not isinstance(orjson.loads(data["outcome"])["text"], str):
                 raise TypeError("the record holds no explanation")
             return cls(
                 asked_at=float(data["asked_at"]),
