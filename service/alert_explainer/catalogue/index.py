@@ -98,12 +98,12 @@ class Catalogue:
         alerts = notification.firing or notification.alerts
         if not alerts:
             return None
-        name, _ = Counter(a.name for a in alerts).most_common(1)[0]
+        name = by_frequency(alerts)[0]
         members = [a for a in alerts if a.name == name]
         item = self.listed_for(members[0].labels)
         if item is None:
             return None
-        return item.notes.filled(shared_labels(members))
+        return item.notes.filled(shared_labels(members, item.notes.placeholders))
 
     def prompt_notes(self, notification: Notification) -> list[Notes]:
         """The notes on the group's alertnames, most frequent first, for the prompt.
@@ -112,7 +112,7 @@ class Catalogue:
         """
         alerts = notification.firing or notification.alerts
         result = []
-        for name, _ in Counter(a.name for a in alerts).most_common(MAX_PROMPT_NOTES):
+        for name in by_frequency(alerts)[:MAX_PROMPT_NOTES]:
             first = next(a for a in alerts if a.name == name)
             item = self.listed_for(first.labels)
             if item is not None:
@@ -126,7 +126,22 @@ def shipped() -> Catalogue:
     return Catalogue((), builtin.entries())
 
 
-def shared_labels(alerts: Sequence[Alert]) -> dict[str, str]:
-    """The labels every one of `alerts` has with the same value."""
+def by_frequency(alerts: Sequence[Alert]) -> list[str]:
+    """The alertnames of `alerts`, most frequent first (ties: first seen first)."""
+    if not alerts:
+        return []
+    first = alerts[0].name
+    if all(a.name == first for a in alerts):  # the usual group: one alertname
+        return [first]
+    return [name for name, _ in Counter(a.name for a in alerts).most_common()]
+
+
+def shared_labels(alerts: Sequence[Alert], names: Iterable[str]) -> dict[str, str]:
+    """Those of the labels `names` that every one of `alerts` has with the same value."""
     first = alerts[0].labels
-    return {k: v for k, v in first.items() if all(a.labels.get(k) == v for a in alerts[1:])}
+    shared = {}
+    for name in names:
+        value = first.get(name)
+        if value is not None and all(a.labels.get(name) == value for a in alerts[1:]):
+            shared[name] = value
+    return shared

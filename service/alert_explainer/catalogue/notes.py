@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from alert_explainer.config.catalogue import CatalogueEntry
 
@@ -44,6 +45,11 @@ class Notes:
             builtin,
         )
 
+    @property
+    def placeholders(self) -> frozenset[str]:
+        """The label names the checks' placeholders stand for (`<pod>`: "pod")."""
+        return _placeholders(self.checks)
+
     def filled(self, labels: Mapping[str, str]) -> Notes:
         """The notes with the checks' placeholders filled from `labels` where they can be."""
         if not labels:
@@ -63,6 +69,11 @@ class Notes:
         lines += ["", "First checks:"]
         lines += [f"- {check}" for check in self.checks]
         return "\n".join(lines)
+
+
+@lru_cache(maxsize=1024)
+def _placeholders(checks: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(name for check in checks for name in _PLACEHOLDER.findall(check))
 
 
 def fill(check: str, labels: Mapping[str, str] | None) -> str:
