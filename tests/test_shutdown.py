@@ -94,5 +94,5 @@ def test_sigterm_delivers_notifications_still_waiting_for_the_model_before_exit(
     unexplained = [d["error"] for d in documents if not d["explained"]]
     assert unexplained == ["model busy (shutting down)"] * 5
     assert clanker.call_count == 1
-    assert '"event": "stopped"' in service.output()
+    assert '"event":"stopped"' in service.output()
     assert "shutdown_abandoned" not in service.output()

@@ -7,10 +7,13 @@ pipeline can parse.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from collections.abc import Callable
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
 _LEVELS = {
@@ -19,6 +22,18 @@ _LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+
+
+def _dumps(event: dict[str, Any], default: Callable[[Any], Any] | None = None) -> str:
+    """One JSON line: orjson (a third of the stdlib's time), the stdlib for what it refuses.
+
+    orjson takes no integer beyond 64 bits; such a value (a label parsed as a number
+    somewhere) is still logged, just slower.
+    """
+    try:
+        return orjson.dumps(event, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(event, default=default)
 
 
 class _NamedWriter(structlog.WriteLogger):
@@ -47,7 +62,7 @@ def configure_logging(
     if format == "console":
         renderer = structlog.dev.ConsoleRenderer()
     else:
-        renderer = structlog.processors.JSONRenderer()
+        renderer = structlog.processors.JSONRenderer(serializer=_dumps)
         shared.append(structlog.processors.dict_tracebacks)
     output = stream or sys.stdout
     # Our own events are rendered and written directly: through the stdlib they cost two

@@ -50,7 +50,7 @@ def test_render_gathers_the_evidence_into_the_prompt(
     assert "Last termination reason:\n  api: OOMKilled" in user
     # expression, the catalogue's four crash-loop recipes, history
     assert "evidence: 6 item(s)" in result.stderr
-    assert '"event": "evidence"' in result.stderr
+    assert '"event":"evidence"' in result.stderr
 
 
 def test_render_with_no_evidence_queries_nothing(

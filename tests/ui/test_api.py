@@ -469,8 +469,8 @@ def test_an_open_page_is_warned_about_at_start_up(
 ) -> None:
     service = service_factory(explainer_config(clanker.url, {"team": recorder.url}))
 
-    assert '"event": "ui_unauthenticated"' in service.output()
-    assert '"event": "webhook_unauthenticated"' in service.output()
+    assert '"event":"ui_unauthenticated"' in service.output()
+    assert '"event":"webhook_unauthenticated"' in service.output()
 
 
 def test_a_disabled_page_is_not_served(
