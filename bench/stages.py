@@ -58,13 +58,13 @@ def stage_functions(count: int) -> dict[str, Callable[[int], object]]:
     from alert_explainer.alertmanager import parse_notification
     from alert_explainer.config import Settings, TemplateSettings
     from alert_explainer.inference import request_body
+    from alert_explainer.jsonout import encode_json
     from alert_explainer.log import configure_logging
     from alert_explainer.prompts import PromptTemplates
     from alert_explainer.redact import Redactor
     from alert_explainer.sanitize import sanitize_explanation
     from alert_explainer.sinks.base import Message
     from alert_explainer.sinks.webhook import document
-    from alert_explainer.transport import encode_json
 
     settings = Settings()
     limits = settings.server.limits

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from alert_explainer.transport import encode_json
+from alert_explainer.jsonout import encode_json
 
 
 def standard(value: Any) -> bytes:

@@ -28,6 +28,7 @@ from alert_explainer.deadletters_command import add_dead_letters_command, dead_l
 from alert_explainer.errors import ConfigError, PayloadError, TemplateError
 from alert_explainer.evidence import Evidence
 from alert_explainer.explainer import inference_request
+from alert_explainer.jsonout import encode_json
 from alert_explainer.log import configure_logging
 from alert_explainer.prompts import PromptTemplates, specimen, specimen_evidence
 from alert_explainer.queue import QueueError, check_queue_writable
@@ -36,7 +37,7 @@ from alert_explainer.routing import CompiledRoute
 from alert_explainer.server import run_server
 from alert_explainer.since import member_noun
 from alert_explainer.situation import Rule, Situation
-from alert_explainer.transport import HttpClient, encode_json
+from alert_explainer.transport import HttpClient
 from alert_explainer.workers import STARTUP_FAILURE, serve_workers
 
 

@@ -29,6 +29,7 @@ from alert_explainer.config import BackendSettings, RouteSettings, Settings
 from alert_explainer.errors import TemplateError
 from alert_explainer.evidence import Evidence, Gatherer
 from alert_explainer.inference import ChainFailed, Explanation, FailoverChain, request_body
+from alert_explainer.jsonout import encode_json
 from alert_explainer.metrics import Metrics
 from alert_explainer.prompts import ChatMessage, PromptTemplates
 from alert_explainer.redact import Redactor
@@ -36,7 +37,6 @@ from alert_explainer.sanitize import sanitize_explanation
 from alert_explainer.since import Since
 from alert_explainer.situation import Situations
 from alert_explainer.store import StateStore
-from alert_explainer.transport import encode_json
 
 logger = structlog.get_logger("alert_explainer.explainer")
 

@@ -7,14 +7,14 @@ pipeline can parse.
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-import orjson
 import structlog
+
+from alert_explainer.jsonout import encode_json
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -25,15 +25,7 @@ _LEVELS = {
 
 
 def _dumps(event: dict[str, Any], default: Callable[[Any], Any] | None = None) -> str:
-    """One JSON line: orjson (a third of the stdlib's time), the stdlib for what it refuses.
-
-    orjson takes no integer beyond 64 bits; such a value (a label parsed as a number
-    somewhere) is still logged, just slower.
-    """
-    try:
-        return orjson.dumps(event, default=default, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return json.dumps(event, default=default)
+    return encode_json(event, default).decode()
 
 
 class _NamedWriter(structlog.WriteLogger):

@@ -28,10 +28,10 @@ import structlog
 
 from alert_explainer.alertmanager import Alert, Notification
 from alert_explainer.config import InferenceSettings
+from alert_explainer.jsonout import encode_json
 from alert_explainer.metrics import Metrics
 from alert_explainer.since import Noun, Seen, Since, member_noun
 from alert_explainer.store import StateStore
-from alert_explainer.transport import encode_json
 
 logger = structlog.get_logger("alert_explainer.situation")
 

@@ -11,7 +11,6 @@ Error messages never include the URL: sink URLs carry their secret in the path o
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import ssl
 import time
@@ -26,6 +25,7 @@ import aiohttp
 import orjson
 
 from alert_explainer.errors import TransportError
+from alert_explainer.jsonout import encode_json
 
 # Answers we read are small (an explanation, a destination's "ok"); a larger one is cut
 # so a misbehaving peer cannot make us buffer without bound.
@@ -39,18 +39,6 @@ def tls_context(*ca_files: Path | None) -> ssl.SSLContext:
         if ca_file is not None:
             context.load_verify_locations(cafile=str(ca_file))
     return context
-
-
-def encode_json(payload: Any) -> bytes:
-    """The bytes sent for a JSON body: compact UTF-8.
-
-    orjson writes it, several times faster than the standard library; json takes over for
-    what orjson refuses, such as an integer beyond 64 bits in a payload forwarded as it came.
-    """
-    try:
-        return orjson.dumps(payload)
-    except orjson.JSONEncodeError:
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 @dataclass(frozen=True, slots=True)

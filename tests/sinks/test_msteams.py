@@ -7,8 +7,8 @@ from typing import Any
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
+from alert_explainer.jsonout import encode_json
 from alert_explainer.sinks import msteams
-from alert_explainer.transport import encode_json
 from tests.sinks.adaptive_card_schema import WORKFLOWS_MESSAGE
 from tests.sinks.support import (
     deliver,

@@ -22,9 +22,10 @@ from typing import Any
 from alert_explainer.alertmanager import Alert
 from alert_explainer.config import AlertmanagerSinkSettings
 from alert_explainer.errors import SinkError
+from alert_explainer.jsonout import encode_json
 from alert_explainer.sinks.base import Message, PostingSink
 from alert_explainer.sinks.layout import shorten
-from alert_explainer.transport import HttpClient, encode_json
+from alert_explainer.transport import HttpClient
 
 MAX_ANNOTATION = 8192
 MAX_BODY_BYTES = 1_000_000

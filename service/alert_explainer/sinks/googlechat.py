@@ -19,13 +19,14 @@ import hashlib
 from typing import Any
 
 from alert_explainer.config import GoogleChatSinkSettings
+from alert_explainer.jsonout import encode_json
 from alert_explainer.sinks.base import HttpPoster, Message, Rendered, json_field
 from alert_explainer.sinks.facts import Link
 from alert_explainer.sinks.layout import View, clip, fit
 from alert_explainer.sinks.markup import Markup, alert_line
 from alert_explainer.sinks.threads import Threads
 from alert_explainer.store import StateStore
-from alert_explainer.transport import HttpClient, encode_json
+from alert_explainer.transport import HttpClient
 
 MAX_BYTES = 32_000
 MAX_WIDGETS = 100

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from alert_explainer.jsonout import encode_json
 from alert_explainer.sinks.base import Message
 from alert_explainer.sinks.facts import Link
 from alert_explainer.sinks.layout import View, clip, fit
 from alert_explainer.sinks.markup import Markup, alert_line, markdown_escape
-from alert_explainer.transport import encode_json
 
 MAX_BYTES = 28_000
 CARD_VERSION = "1.4"

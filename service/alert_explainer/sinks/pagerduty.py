@@ -18,10 +18,11 @@ import hashlib
 from typing import Any
 
 from alert_explainer.config import PagerDutySinkSettings
+from alert_explainer.jsonout import encode_json
 from alert_explainer.sinks.base import HttpPoster, Message, Rendered
 from alert_explainer.sinks.facts import SEVERITIES
 from alert_explainer.sinks.layout import View, clip, fit
-from alert_explainer.transport import HttpClient, encode_json
+from alert_explainer.transport import HttpClient
 
 MAX_EVENT_BYTES = 512_000
 MAX_SUMMARY = 1024

@@ -20,10 +20,11 @@ from __future__ import annotations
 from typing import Any
 
 from alert_explainer.config import WebhookSinkSettings
+from alert_explainer.jsonout import encode_json
 from alert_explainer.prompts import timestamp
 from alert_explainer.sinks.base import Message, PostingSink
 from alert_explainer.sinks.layout import CUT, Section, View, fit
-from alert_explainer.transport import HttpClient, encode_json
+from alert_explainer.transport import HttpClient
 
 SCHEMA_VERSION = "1"
 

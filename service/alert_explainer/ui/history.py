@@ -36,9 +36,9 @@ import structlog
 
 from alert_explainer.alertmanager import Notification
 from alert_explainer.config import Settings
+from alert_explainer.jsonout import encode_json
 from alert_explainer.redact import Redactor
 from alert_explainer.store import StateStore
-from alert_explainer.transport import encode_json
 from alert_explainer.ui.display import Display
 from alert_explainer.ui.record import Destination, OutcomeName, Record
 

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from alert_explainer.alertmanager import Notification
 from alert_explainer.explainer import Outcome
+from alert_explainer.jsonout import encode_json
 from alert_explainer.sinks import Rendered
 from alert_explainer.sinks.facts import severity
-from alert_explainer.transport import encode_json
 
 OutcomeName = Literal["in_progress", "queued", "delivered", "failed", "duplicate"]
 OUTCOMES: tuple[OutcomeName, ...] = ("in_progress", "queued", "delivered", "failed", "duplicate")
