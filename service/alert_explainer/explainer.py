@@ -168,11 +168,11 @@ class Explainer:
         """One call for this alert state, its outcome cached under `key`."""
         evidence = await self._gather(notification)
         outcome = await self._ask(route, notification, model, templates, evidence)
-        outcome = replace(outcome, evidence=evidence)
         if outcome.text is not None:
-            outcome = replace(outcome, explained_at=self._situations.now())
+            outcome = replace(outcome, evidence=evidence, explained_at=self._situations.now())
             await self._state.put(key, outcome.dumps(), self._settings.inference.explanation_ttl)
         else:
+            outcome = replace(outcome, evidence=evidence)
             self._count_fallback(route, outcome.code)
             if outcome.code != "no_api_key":
                 await self._state.put(
