@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import time
 import uuid
@@ -329,6 +330,10 @@ class Situations:
         self._ttl = max(settings.explanation_ttl, settings.reexplain_after)
         # A group's turn is held through one inference call at most (then it lapses).
         self._turn_ttl = settings.timeout + 10.0
+        # A turn's lease token: unique across replicas (owner) and within this one (count),
+        # without a random draw per notification.
+        self._owner = uuid.uuid4().hex
+        self._turns = itertools.count()
         for route in routes:
             for reason in REASONS:
                 metrics.explanations_reused.labels(route, reason)
@@ -353,7 +358,11 @@ class Situations:
             yield Consultation(situation, FIRST, None)
             return
         key = situation.key(model, template_version)
-        async with self._turn(key):
+        lease, token = f"lease:{key}", f"{self._owner}:{next(self._turns)}"
+        # Another task or replica holds the turn; its release is no local event, so poll.
+        while not await self._state.claim(lease, token, self._turn_ttl):  # noqa: ASYNC110
+            await asyncio.sleep(TURN_POLL)
+        try:
             now = self._clock()
             record = await self._recall(key)
             decision = self.rule.decide(record, situation, now)
@@ -368,6 +377,8 @@ class Situations:
                     trigger=decision.trigger,
                 )
             yield Consultation(situation, decision, record, key, notification, now)
+        finally:
+            await self._state.release(lease, token)
 
     async def remember(self, consultation: Consultation, outcome: str, explained_at: float) -> None:
         """Keep an explanation just made (its Outcome as JSON) as the group's situation's."""
@@ -398,14 +409,3 @@ class Situations:
         except ValueError:
             after_call = True  # unreadable: take it as a resolution, which costs one call
         return replace(record, resolved=True) if after_call else record
-
-    @contextlib.asynccontextmanager
-    async def _turn(self, key: str) -> AsyncIterator[None]:
-        lease, token = f"lease:{key}", uuid.uuid4().hex
-        # Another task or replica holds it; its release is no local event, so poll.
-        while not await self._state.claim(lease, token, self._turn_ttl):  # noqa: ASYNC110
-            await asyncio.sleep(TURN_POLL)
-        try:
-            yield
-        finally:
-            await self._state.release(lease, token)
