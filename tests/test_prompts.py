@@ -79,6 +79,19 @@ def test_custom_templates_see_the_documented_context() -> None:
     assert user.content == "KubePodCrashLooping/api-7d9f KubePodCrashLooping/api-8e1a"
 
 
+def test_a_system_template_that_renders_empty_is_an_error_on_every_render() -> None:
+    templates = PromptTemplates(system_source="{# nothing #}", user_source="u")
+    for _ in range(2):
+        with pytest.raises(TemplateError, match="system template rendered an empty message"):
+            templates.render(notification(), route="r")
+
+
+def test_a_system_template_reading_the_render_time_renders_with_each_notification() -> None:
+    templates = PromptTemplates(system_source="{{ 'x' if now }}{{ route }}", user_source="u")
+    assert templates.render(notification(), route="a")[0].content == "xa"
+    assert templates.render(notification(), route="b")[0].content == "xb"
+
+
 def test_the_template_version_changes_with_the_templates() -> None:
     a = PromptTemplates(system_source="a", user_source="b")
     b = PromptTemplates(system_source="a", user_source="c")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from alert_explainer.alertmanager import Alert, Notification
@@ -220,6 +221,7 @@ class PromptTemplates:
         self._env.filters.update(data=data, labelset=labelset, timestamp=timestamp, ago=ago)
         self._system = self._compile("system", system_source)
         self._user = self._compile("user", user_source)
+        self._fixed_system = self._fixed("system", self._system, system_source)
         digest = hashlib.sha256(f"{system_source}\x00{user_source}".encode())
         self.version = digest.hexdigest()[:12]
 
@@ -236,6 +238,16 @@ class PromptTemplates:
             return self._env.from_string(source)
         except jinja2.TemplateSyntaxError as exc:
             raise TemplateError(f"{part} template, line {exc.lineno}: {exc.message}") from None
+
+    def _fixed(self, role: str, template: jinja2.Template, source: str) -> str | None:
+        """The message a template that reads no variable renders to (the shipped system
+        prompt), made once; None when it reads any, or fails (it fails again when used)."""
+        if jinja2.meta.find_undeclared_variables(self._env.parse(source)):
+            return None
+        try:
+            return self._render(role, template, {})
+        except Exception:  # a filter that wants the context: rendered per notification, as before
+            return None
 
     def render(
         self,
@@ -260,7 +272,7 @@ class PromptTemplates:
         room = budget - (evidence.size if evidence else 0) if budget is not None else None
         keep = total if room is None else min(total, max(1, room // 100))
         context = template_context(notification, route, moment, keep, evidence, notes)
-        system = self._render("system", self._system, context)
+        system = self._fixed_system or self._render("system", self._system, context)
         user = self._render("user", self._user, context)
         while budget is not None and len(user.encode()) > budget and keep > 0:
             # Shrink in proportion to the overshoot, and at least by a fifth, so a large
