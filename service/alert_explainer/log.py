@@ -7,14 +7,15 @@ pipeline can parse.
 
 from __future__ import annotations
 
+import codecs
+import json
 import logging
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+import orjson
 import structlog
-
-from alert_explainer.jsonout import encode_json
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -25,7 +26,23 @@ _LEVELS = {
 
 
 def _dumps(event: dict[str, Any], default: Callable[[Any], Any] | None = None) -> str:
-    return encode_json(event, default).decode()
+    """A JSON line, by orjson (a third of the stdlib's time) when it takes the event.
+
+    Dataclasses go to `default` (their repr) as before, never field by field. What orjson
+    refuses (an integer beyond 64 bits, a lone surrogate) goes to the stdlib, ASCII-escaped.
+    """
+    try:
+        return orjson.dumps(event, default=default, option=_ORJSON_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(event, default=default)
+
+
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _takes_utf8(stream: TextIO) -> bool:
+    encoding = getattr(stream, "encoding", None)  # None: text kept in memory (StringIO)
+    return encoding is None or codecs.lookup(encoding).name == "utf-8"
 
 
 class _NamedWriter(structlog.WriteLogger):
@@ -50,13 +67,15 @@ def configure_logging(
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    output = stream or sys.stdout
     renderer: Any
     if format == "console":
         renderer = structlog.dev.ConsoleRenderer()
     else:
-        renderer = structlog.processors.JSONRenderer(serializer=_dumps)
+        # orjson writes UTF-8; a stream that cannot take it gets the stdlib's ASCII escapes.
+        serializer = _dumps if _takes_utf8(output) else json.dumps
+        renderer = structlog.processors.JSONRenderer(serializer=serializer)
         shared.append(structlog.processors.dict_tracebacks)
-    output = stream or sys.stdout
     # Our own events are rendered and written directly: through the stdlib they cost two
     # LogRecords and a caller lookup each, a quarter of a notification's logging.
     structlog.configure(
