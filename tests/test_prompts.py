@@ -86,6 +86,12 @@ def test_a_system_template_that_renders_empty_is_an_error_on_every_render() -> N
             templates.render(notification(), route="r")
 
 
+def test_a_system_template_without_variables_still_draws_a_random_choice_per_render() -> None:
+    templates = PromptTemplates(system_source="{{ range(1000) | random }}", user_source="u")
+    drawn = {templates.render(notification(), route="r")[0].content for _ in range(5)}
+    assert len(drawn) > 1
+
+
 def test_a_system_template_reading_the_render_time_renders_with_each_notification() -> None:
     templates = PromptTemplates(system_source="{{ 'x' if now }}{{ route }}", user_source="u")
     assert templates.render(notification(), route="a")[0].content == "xa"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import jinja2.meta
+import jinja2.nodes
 from jinja2.sandbox import SandboxedEnvironment
 
 from alert_explainer.alertmanager import Alert, Notification
@@ -191,6 +191,9 @@ def _default_source(name: str) -> str:
     return resources.files("alert_explainer").joinpath("templates", name).read_text("utf-8")
 
 
+# What a template of plain text parses to: comments are dropped, text is TemplateData.
+_PLAIN = (jinja2.nodes.Output, jinja2.nodes.TemplateData)
+
 # What a dict has as attributes; any other `x.name` on a dict is its key `name`.
 _DICT_ATTRIBUTES = frozenset(dir(dict))
 
@@ -240,13 +243,14 @@ class PromptTemplates:
             raise TemplateError(f"{part} template, line {exc.lineno}: {exc.message}") from None
 
     def _fixed(self, role: str, template: jinja2.Template, source: str) -> str | None:
-        """The message a template that reads no variable renders to (the shipped system
-        prompt), made once; None when it reads any, or fails (it fails again when used)."""
-        if jinja2.meta.find_undeclared_variables(self._env.parse(source)):
-            return None
+        """The message a template of plain text renders to (the shipped system prompt),
+        made once; None when it holds any expression or tag, or renders empty."""
+        ast = self._env.parse(source)
+        if not all(isinstance(n, _PLAIN) for n in ast.find_all(jinja2.nodes.Node)):
+            return None  # a variable, a filter (`random`), a call (`lipsum()`): per render
         try:
             return self._render(role, template, {})
-        except Exception:  # a filter that wants the context: rendered per notification, as before
+        except TemplateError:  # empty: the error is raised again with every render
             return None
 
     def render(
