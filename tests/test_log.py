@@ -19,7 +19,7 @@ def logged(**fields: object) -> dict[str, object]:
     return line
 
 
-def test_a_line_is_compact_json_with_event_level_logger_and_time() -> None:
+def test_a_line_is_json_with_event_level_logger_and_time() -> None:
     line = logged(route="default")
 
     assert line["event"] == "checked"

@@ -326,7 +326,8 @@ def create_app(settings: Settings) -> Starlette:
             return await enqueue(request, route, notification, body)
         task = pipeline.submit(compiled, notification)
         try:
-            async with asyncio.timeout(settings.server.respond_within):  # no wait_for task
+            # asyncio.timeout: the same deadline as wait_for without its extra future
+            async with asyncio.timeout(settings.server.respond_within):
                 report = await asyncio.shield(task)
         except TimeoutError:
             # Still working: 503 makes Alertmanager retry, and the retry joins this same task.

@@ -30,6 +30,7 @@ class Listed:
     matchers: tuple[Matcher, ...]
     builtin: bool
     notes: Notes  # built once: every notification of the alert shows them
+    placeholders: frozenset[str]  # the labels its checks name, the only ones compared
 
 
 class Catalogue:
@@ -41,12 +42,7 @@ class Catalogue:
         listed = [(e, False) for e in configured]
         listed += [(e, True) for e in shipped if e.key not in replaced]
         self.entries = [
-            Listed(
-                entry,
-                tuple(parse_matcher(m) for m in entry.matchers),
-                shipped_one,
-                Notes.of(entry, shipped_one),
-            )
+            _listed(entry, shipped_one, Notes.of(entry, shipped_one))
             for entry, shipped_one in listed
         ]
         self._by_alert: dict[str, list[Listed]] = {}
@@ -103,7 +99,7 @@ class Catalogue:
         item = self.listed_for(members[0].labels)
         if item is None:
             return None
-        return item.notes.filled(shared_labels(members, item.notes.placeholders))
+        return item.notes.filled(shared_labels(members, item.placeholders))
 
     def prompt_notes(self, notification: Notification) -> list[Notes]:
         """The notes on the group's alertnames, most frequent first, for the prompt.
@@ -118,6 +114,11 @@ class Catalogue:
             if item is not None:
                 result.append(item.notes)
         return result
+
+
+def _listed(entry: CatalogueEntry, shipped_one: bool, notes: Notes) -> Listed:
+    matchers = tuple(parse_matcher(m) for m in entry.matchers)
+    return Listed(entry, matchers, shipped_one, notes, notes.placeholders)
 
 
 @lru_cache(maxsize=1)

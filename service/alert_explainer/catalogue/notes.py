@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 from alert_explainer.config.catalogue import CatalogueEntry
 
@@ -48,7 +47,7 @@ class Notes:
     @property
     def placeholders(self) -> frozenset[str]:
         """The label names the checks' placeholders stand for (`<pod>`: "pod")."""
-        return _placeholders(self.checks)
+        return frozenset(name for check in self.checks for name in _PLACEHOLDER.findall(check))
 
     def filled(self, labels: Mapping[str, str]) -> Notes:
         """The notes with the checks' placeholders filled from `labels` where they can be."""
@@ -69,11 +68,6 @@ class Notes:
         lines += ["", "First checks:"]
         lines += [f"- {check}" for check in self.checks]
         return "\n".join(lines)
-
-
-@lru_cache(maxsize=1024)
-def _placeholders(checks: tuple[str, ...]) -> frozenset[str]:
-    return frozenset(name for check in checks for name in _PLACEHOLDER.findall(check))
 
 
 def fill(check: str, labels: Mapping[str, str] | None) -> str:
