@@ -5,7 +5,13 @@ serve` runs) whose POST /webhook reads the body, posts it to the inference emula
 posts the answer to the sink and answers 200, all through one aiohttp session with the
 service's connection limit. No parsing, no prompt, no state, no metrics, no logging.
 
-    python -m bench.floor --port 9100 --inference-url URL --sink-url URL
+With `--stages` the same app also does the service's own work on each notification,
+inline (bench.stages.Inline): it parses the payload, derives its keys, redacts it, renders
+the prompt and posts that, sanitizes the answer, posts the webhook sink's document and logs
+the notification line. Still no task, state, metrics, budget or page: the least any
+service doing this work could spend on this stack.
+
+    python -m bench.floor --port 9100 --inference-url URL --sink-url URL [--stages]
 """
 
 from __future__ import annotations
@@ -16,11 +22,14 @@ from collections.abc import AsyncIterator, Sequence
 from typing import TypedDict
 
 import aiohttp
+import orjson
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from bench.stages import Inline
 
 # The service's default inference.max_connections, shared by inference and sinks as there.
 MAX_CONNECTIONS = 100
@@ -32,8 +41,10 @@ class State(TypedDict):
     session: aiohttp.ClientSession
 
 
-def create_floor_app(inference_url: str, sink_url: str, api_key: str) -> Starlette:
-    """The floor ASGI app posting to `inference_url`, then to `sink_url`."""
+def create_floor_app(
+    inference_url: str, sink_url: str, api_key: str, *, stages: bool = False
+) -> Starlette:
+    """The floor ASGI app posting to `inference_url`, then to `sink_url` (`stages`: see above)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[State]:
@@ -57,12 +68,37 @@ def create_floor_app(inference_url: str, sink_url: str, api_key: str) -> Starlet
                 return Response(status_code=502)
         return Response(b'{"status":"delivered"}', media_type="application/json")
 
+    inline = Inline() if stages else None
+
+    async def webhook_with_stages(request: Request) -> Response:
+        assert inline is not None
+        session: aiohttp.ClientSession = request.state.session
+        notification = inline.parse(await request.body())
+        inline.keys(notification)
+        messages = inline.render(inline.redact(notification))
+        headers = {"Content-Type": "application/json", "X-API-Key": api_key}
+        body = inline.request(messages, notification)
+        async with session.post(inference_url, data=body, headers=headers) as answer:
+            data = await answer.read()
+            if answer.status != 200:
+                return Response(status_code=502)
+        text = inline.sanitize(orjson.loads(data)["choices"][0]["message"]["content"])
+        document = inline.document(notification, text)
+        async with session.post(
+            sink_url, data=document, headers={"Content-Type": "application/json"}
+        ) as delivered:
+            await delivered.read()
+            if delivered.status >= 300:
+                return Response(status_code=502)
+        inline.log(notification)
+        return Response(b'{"status":"delivered"}', media_type="application/json")
+
     async def readyz(request: Request) -> Response:
         return Response(b'{"status":"ready"}', media_type="application/json")
 
     return Starlette(
         routes=[
-            Route("/webhook", webhook, methods=["POST"]),
+            Route("/webhook", webhook_with_stages if stages else webhook, methods=["POST"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],
         lifespan=lifespan,
@@ -79,8 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--inference-url", required=True)
     parser.add_argument("--sink-url", required=True)
     parser.add_argument("--api-key", default="bench-key")
+    parser.add_argument("--stages", action="store_true", help="do the service's stages inline")
     args = parser.parse_args(argv)
-    app = create_floor_app(args.inference_url, args.sink_url, args.api_key)
+    app = create_floor_app(args.inference_url, args.sink_url, args.api_key, stages=args.stages)
     uvicorn.run(
         app,
         host=args.host,

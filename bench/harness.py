@@ -202,8 +202,12 @@ class Bench:
         name: str = "floor",
         wrapper: Sequence[str] = (),
         ready_timeout: float = 20.0,
+        stages: bool = False,
     ) -> Endpoint:
-        """Start the floor app (bench.floor) against these peers (`wrapper` as for service)."""
+        """Start the floor app (bench.floor) against these peers (`wrapper` as for service).
+
+        `stages`: the floor that also does the service's stages inline (`--stages`).
+        """
         port = free_port()
         process = self.spawn(
             name,
@@ -220,6 +224,7 @@ class Bench:
                 sink.url("/floor"),
                 "--api-key",
                 API_KEY,
+                *(["--stages"] if stages else []),
             ],
         )
         endpoint = Endpoint(process, f"http://127.0.0.1:{port}")

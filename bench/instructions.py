@@ -99,6 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--floor", action="store_true", help="count the floor app instead")
     parser.add_argument(
+        "--stages-floor",
+        action="store_true",
+        help="count the floor that does the service's stages inline (bench.floor --stages)",
+    )
+    parser.add_argument(
         "--set",
         type=json.loads,
         default={},
@@ -114,13 +119,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         config["server"]["shutdown_delay"] = 0
 
         def start(name: str) -> Endpoint:
-            if args.floor:
-                return bench.floor(emulator, sink, name=name, wrapper=VALGRIND, ready_timeout=300)
+            if args.floor or args.stages_floor:
+                return bench.floor(
+                    emulator,
+                    sink,
+                    name=name,
+                    wrapper=VALGRIND,
+                    ready_timeout=300,
+                    stages=args.stages_floor,
+                )
             return bench.service(config, name=name, wrapper=VALGRIND, ready_timeout=300)
 
         counts = {}
         for count in (args.notifications, 3 * args.notifications):
-            with step(f"{'floor' if args.floor else 'service'} under valgrind, {count} posts"):
+            app = "stages floor" if args.stages_floor else "floor" if args.floor else "service"
+            with step(f"{app} under valgrind, {count} posts"):
                 counts[count] = counted_run(bench, start, count, args.concurrency)
     small, large = counts[args.notifications], counts[3 * args.notifications]
     per_notification = (large - small) / (2 * args.notifications)

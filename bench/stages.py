@@ -51,42 +51,93 @@ ANSWER = (
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
 
-def stage_functions(count: int) -> dict[str, Callable[[int], object]]:
-    """Each stage as a function of the call number; imports the service from sys.path."""
-    import structlog
+class Inline:
+    """The service's own work on one notification, with none of its machinery.
 
-    from alert_explainer.alertmanager import parse_notification
-    from alert_explainer.config import Settings, TemplateSettings
-    from alert_explainer.inference import request_body
-    from alert_explainer.jsonout import encode_json
-    from alert_explainer.log import configure_logging
-    from alert_explainer.prompts import PromptTemplates
-    from alert_explainer.redact import Redactor
-    from alert_explainer.sanitize import sanitize_explanation
-    from alert_explainer.sinks.base import Message
-    from alert_explainer.sinks.webhook import document
+    The stages above as one webhook handler would run them: no task, state, metrics,
+    situation, budget, catalogue or page. bench.floor's `--stages` app calls these around
+    its two posts, which gives the least CPU any service doing this work on this stack
+    could spend. Imports the service from sys.path.
+    """
 
-    settings = Settings()
-    limits = settings.server.limits
-    bodies = [encode(crashloop_notification(f"stage{i:06d}-1-{i}")) for i in range(count)]
-    notifications = [parse_notification(b, limits.payload) for b in bodies]
-    redactor = Redactor.from_settings(settings.redaction, limits.max_value_length)
-    shown = [redactor.prepare(n)[0] for n in notifications]
-    redactor = Redactor.from_settings(settings.redaction, limits.max_value_length)  # cold
-    templates = PromptTemplates.from_settings(TemplateSettings())
-    messages = [templates.render(s, route="default") for s in shown[:1]] * count
-    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the log stage writes here
-    configure_logging("json", "info")
-    logger = structlog.get_logger("alert_explainer.pipeline")
+    ROUTE = "default"
 
-    def log(i: int) -> None:
-        n = notifications[i]
-        bound = logger.bind(
-            route="default",
-            group_key=n.group_key,
-            receiver=n.receiver,
-            status=n.status,
-            alerts=len(n.alerts),
+    def __init__(self) -> None:
+        import structlog
+
+        from alert_explainer import alertmanager, inference, jsonout, sanitize
+        from alert_explainer.config import Settings, TemplateSettings
+        from alert_explainer.log import configure_logging
+        from alert_explainer.prompts import PromptTemplates
+        from alert_explainer.redact import Redactor
+        from alert_explainer.sinks import base, webhook
+
+        settings = Settings()
+        self.limits = settings.server.limits
+        self.inference = settings.inference
+        self.redactor = Redactor.from_settings(settings.redaction, self.limits.max_value_length)
+        self.templates = PromptTemplates.from_settings(TemplateSettings())
+        configure_logging("json", "info")
+        self.logger = structlog.get_logger("alert_explainer.pipeline")
+        self._parse = alertmanager.parse_notification
+        self._request_body = inference.request_body
+        self._encode = jsonout.encode_json
+        self._sanitize = sanitize.sanitize_explanation
+        self._message = base.Message
+        self._document = webhook.document
+
+    def parse(self, body: bytes) -> Any:
+        """The webhook body as a Notification."""
+        return self._parse(body, self.limits.payload)
+
+    def keys(self, notification: Any) -> tuple[str, str, str]:
+        """Its identity, group identity and explanation state key."""
+        return (
+            notification.identity(self.ROUTE),
+            notification.group_identity(self.ROUTE),
+            notification.state_key(self.ROUTE, "model", self.templates.version),
+        )
+
+    def redact(self, notification: Any) -> Any:
+        """The copy the prompt is rendered from."""
+        return self.redactor.prepare(notification)[0]
+
+    def render(self, shown: Any) -> Any:
+        """The chat messages, within the default budget."""
+        return self.templates.render(
+            shown, route=self.ROUTE, budget=self.inference.prompt_budget_bytes
+        )
+
+    def request(self, messages: Any, notification: Any) -> bytes:
+        """The inference request body, encoded."""
+        metadata = {
+            "route": self.ROUTE,
+            "receiver": notification.receiver,
+            "status": notification.status,
+            "alert_count": len(notification.alerts),
+        }
+        return self._encode(
+            self._request_body(self.inference, messages, model="m", metadata=metadata)
+        )
+
+    def sanitize(self, answer: str) -> str:
+        """The model's answer made safe for destinations."""
+        return self._sanitize(answer)
+
+    def document(self, notification: Any, text: str) -> bytes:
+        """The webhook sink's version 1 document for the explanation, encoded."""
+        return self._encode(
+            self._document(self._message(self.ROUTE, notification, text, None, "m"))
+        )
+
+    def log(self, notification: Any) -> None:
+        """One canonical "notification" log line, as the pipeline writes it."""
+        bound = self.logger.bind(
+            route=self.ROUTE,
+            group_key=notification.group_key,
+            receiver=notification.receiver,
+            status=notification.status,
+            alerts=len(notification.alerts),
         )
         bound.info(
             "notification",
@@ -99,26 +150,25 @@ def stage_functions(count: int) -> dict[str, Callable[[int], object]]:
             total_seconds=0.002,
         )
 
-    metadata = {"route": "default", "receiver": "explain", "status": "firing", "alert_count": 2}
+
+def stage_functions(count: int) -> dict[str, Callable[[int], object]]:
+    """Each stage as a function of the call number; imports the service from sys.path."""
+    sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the log stage writes here
+    inline = Inline()
+    bodies = [encode(crashloop_notification(f"stage{i:06d}-1-{i}")) for i in range(count)]
+    notifications = [inline.parse(b) for b in bodies]
+    shown = [inline.redact(n) for n in notifications]
+    inline.redactor = Inline().redactor  # cold: no value remembered from the line above
+    messages = [inline.render(s) for s in shown[:1]] * count
     return {
-        "parse": lambda i: parse_notification(bodies[i], limits.payload),
-        "keys": lambda i: (
-            notifications[i].identity("default"),
-            notifications[i].group_identity("default"),
-            notifications[i].state_key("default", "model", templates.version),
-        ),
-        "redact": lambda i: redactor.prepare(notifications[i]),
-        "render": lambda i: templates.render(
-            shown[i], route="default", budget=settings.inference.prompt_budget_bytes
-        ),
-        "request": lambda i: encode_json(
-            request_body(settings.inference, messages[i], model="m", metadata=metadata)
-        ),
-        "sanitize": lambda i: sanitize_explanation(ANSWER),
-        "document": lambda i: encode_json(
-            document(Message("default", notifications[i], ANSWER, None, "m"))
-        ),
-        "log": log,
+        "parse": lambda i: inline.parse(bodies[i]),
+        "keys": lambda i: inline.keys(notifications[i]),
+        "redact": lambda i: inline.redact(notifications[i]),
+        "render": lambda i: inline.render(shown[i]),
+        "request": lambda i: inline.request(messages[i], notifications[i]),
+        "sanitize": lambda i: inline.sanitize(ANSWER),
+        "document": lambda i: inline.document(notifications[i], ANSWER),
+        "log": lambda i: inline.log(notifications[i]),
     }
 
 

@@ -7,6 +7,11 @@ notification per request. Targets, as ratios to the floor in the same run: p50 a
 CPU seconds its process (and any worker processes) used during a measured run, divided by
 the requests answered in it, so the cost of the service's stages can be followed over time.
 
+A third app, the stages floor (bench.floor --stages), is the floor doing the service's own
+work inline (parse, keys, redaction, prompt, sanitizing, the sink's document, the log
+line) with none of its machinery: its ratios to the floor bound what any service doing
+that work on this stack could reach (`--no-stages-floor` leaves it out).
+
 The service runs with `inference.limits.concurrency: 200` (default 8), so that under
 100 connections it explains every notification as the floor does instead of answering
 some with the fallback text; the fallback count is read from /metrics and reported.
@@ -21,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.compare import alternate, summarise
+from bench.compare import Point, alternate, summarise
 from bench.cpu import cpu_share
 from bench.harness import (
     DEFAULT_SERVICE_SRC,
@@ -42,6 +47,7 @@ from bench.wrk import run_wrk
 
 P50_RATIO_MAX = 1.5
 RPS_RATIO_MIN = 0.6
+STAGES_FLOOR = "stages-floor"
 
 
 def peer_capacity(
@@ -80,6 +86,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before each point")
     parser.add_argument("--rounds", type=int, default=2, help="repeat, alternating the order")
     parser.add_argument("--capacity-duration", type=float, default=5.0)
+    parser.add_argument(
+        "--no-stages-floor",
+        dest="stages_floor",
+        action="store_false",
+        help="leave out the floor that does the service's stages inline (bench.floor --stages)",
+    )
     args = parser.parse_args(argv)
 
     with Bench("throughput", args.service_src) as bench:
@@ -93,11 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "sink": peer_capacity(sink, template, [10, 100], args.capacity_duration),
             }
         with step("starting floor and service"):
-            floor = bench.floor(emulator, sink)
-            service = bench.service(service_config(emulator, sink, concurrency=200))
-        with step("floor and service, alternately"):
+            apps = {"floor": bench.floor(emulator, sink)}
+            if args.stages_floor:
+                apps[STAGES_FLOOR] = bench.floor(emulator, sink, name=STAGES_FLOOR, stages=True)
+            service = apps["service"] = bench.service(
+                service_config(emulator, sink, concurrency=200)
+            )
+        with step(f"{', '.join(apps)}, alternately"):
             points = alternate(
-                {"floor": floor, "service": service},
+                apps,
                 {"emulator": emulator, "sink": sink},
                 template,
                 connections=args.connections,
@@ -191,6 +207,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows,
         )
     )
+    if args.stages_floor:
+        bound = [stages_floor_row(points, count) for count in args.connections]
+        print("\nThe stages floor: the floor doing the service's stages inline, no machinery")
+        print(
+            table(
+                [
+                    "conns",
+                    "floor/s",
+                    "stages floor/s",
+                    "ratio",
+                    "floor p50 ms",
+                    "stages floor p50 ms",
+                    "ratio",
+                    "CPU ms/notif floor/stages floor/svc",
+                ],
+                [row for row, _ in bound],
+            )
+        )
+        for r, (_, figures) in zip(ratios, bound, strict=True):
+            r[STAGES_FLOOR] = figures
     print(
         f"\nservice: {service_metrics['inference_calls']:.0f} inference calls for "
         f"{service_metrics['notifications_received']:.0f} notifications; fallbacks "
@@ -214,6 +250,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(f"\nresults: {path}")
     return 0
+
+
+def stages_floor_row(points: Sequence[Point], count: int) -> tuple[list[object], dict[str, Any]]:
+    """The stages floor against the floor at `count` connections: a table row, its figures."""
+    f = summarise(points, "floor", count)
+    b = summarise(points, STAGES_FLOOR, count)
+    s = summarise(points, "service", count)
+    cpu = [x.cpu_per_request * 1000 for x in (f, b, s)]
+    row: list[object] = [
+        count,
+        round(f.rps),
+        round(b.rps),
+        round(b.rps / f.rps, 2),
+        round(f.p50 * 1000, 2),
+        round(b.p50 * 1000, 2),
+        round(b.p50 / f.p50, 2),
+        "/".join(f"{c:.2f}" for c in cpu),
+    ]
+    figures = {
+        **b.as_dict(),
+        "rps_ratio": round(b.rps / f.rps, 3),
+        "p50_ratio": round(b.p50 / f.p50, 3),
+    }
+    return row, figures
 
 
 if __name__ == "__main__":
