@@ -1,10 +1,11 @@
 """Where the service's CPU goes under load: py-spy samples it while wrk posts notifications.
 
 Starts the fast emulator and sink, the service as scenario 1 configures it
-(`inference.limits.concurrency: 200`), warms it up, then runs wrk with a distinct
-notification per request and `py-spy record` against the service (its workers too) for
-the same seconds. Writes py-spy's collapsed stacks (`--format raw`, one line per stack
-and its sample count; speedscope and flamegraph.pl read it) and prints two tables:
+(`inference.limits.concurrency: 200`; with `--app`, the floor or the stages floor instead,
+to compare), warms it up, then runs wrk with a distinct notification per request and
+`py-spy record` against the app (the service's workers too) for the same seconds. Writes
+py-spy's collapsed stacks (`--format raw`, one line per stack and its sample count;
+speedscope and flamegraph.pl read it) and prints two tables:
 
 * by package: which code was running when sampled (the innermost frame's package,
   `alert_explainer/<module>` for ours), a self-time view;
@@ -42,6 +43,7 @@ from bench.wrk import run_wrk
 
 PY_SPY = REPO_ROOT / ".venv" / "bin" / "py-spy"
 OURS = "alert_explainer/"
+APPS = ("service", "floor", "stages-floor")
 
 
 def frame_file(frame: str) -> str:
@@ -111,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate", type=int, default=200, help="samples per second")
     parser.add_argument("--native", action="store_true", help="include C extension frames")
     parser.add_argument("--top", type=int, default=25, help="rows per table")
+    parser.add_argument(
+        "--app",
+        choices=APPS,
+        default="service",
+        help="what to profile: the service, the floor, or the floor doing the stages inline",
+    )
     args = parser.parse_args(argv)
 
     with Bench("profile", args.service_src) as bench:
@@ -118,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with step("starting emulator, sink and service"):
             emulator = bench.peer("emulator")
             sink = bench.peer("sink")
-            service = bench.service(service_config(emulator, sink, concurrency=200))
+            if args.app == "service":
+                service = bench.service(service_config(emulator, sink, concurrency=200))
+            else:
+                service = bench.floor(emulator, sink, stages=args.app == "stages-floor")
         url = service.url("/webhook")
         wait_quiet()
         run_wrk(url, template, connections=args.connections, duration=args.warmup)
@@ -142,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     packages = by_package(stacks)
     functions = by_our_function(stacks)
     print(
-        f"\n{result.rps:.0f} notifications/s under py-spy ({args.rate} Hz), service "
+        f"\n{result.rps:.0f} notifications/s under py-spy ({args.rate} Hz), {args.app} "
         f"{cores:.2f} cores, {cores / result.rps * 1000 if result.rps else 0:.2f} ms CPU per "
         f"notification; {total} samples"
     )
@@ -155,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         {
             "settings": vars(args) | {"service_src": str(args.service_src)},
             "wrk": result.as_dict(),
-            "service_cores": round(cores, 3),
+            "app_cores": round(cores, 3),
             "samples": total,
             "collapsed_stacks": str(collapsed),
             "by_package": dict(packages.most_common()),
