@@ -49,7 +49,9 @@ FAILOVER = {
     "hung": Case(Behaviour.hang(30), primary={"timeout": 2}, server={"respond_within": 1}),
     "garbage": Case(Behaviour.garbage()),
     "breaker-open": Case(Behaviour.status(503), primary={"breaker": {"failures": 1}}, groups=2),
-    "budget-spent": Case(primary={"limits": {"per_minute": 1}}, groups=2),
+    # Budget windows are calendar windows: a per-minute one could turn over between the two
+    # groups, seconds apart, and give the second a fresh budget; a day's rarely does.
+    "budget-spent": Case(primary={"limits": {"per_day": 1}}, groups=2),
     "no-key": Case(primary={"api_key": None}),
 }
 OTHERS = ("both-down", "healthy")
