@@ -236,11 +236,17 @@ def _finite_float(literal: str) -> float:
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
+# Built once: json.loads builds a decoder per call when given hooks.
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def _loads(text: str) -> Any:
     # Only standard JSON: NaN, Infinity and numbers beyond float range would not survive
     # being forwarded as JSON again.
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        if text.startswith("\ufeff"):  # as json.loads says it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        data = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise PayloadError(400, f"request body is not valid JSON: {exc}") from None
     except RecursionError:  # the depth scan makes this unreachable; kept as a last line
