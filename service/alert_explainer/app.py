@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,6 +33,7 @@ from alert_explainer.deadletters import DeadLetterStore
 from alert_explainer.errors import PayloadError
 from alert_explainer.evidence import Gatherer, MatchedRecipes, RecipeSource
 from alert_explainer.inference import backend_models, build_chain, priority_names
+from alert_explainer.jsonout import JSONBody
 from alert_explainer.looplag import watch_loop_lag
 from alert_explainer.metrics import CONTENT_TYPE, Metrics
 from alert_explainer.openapi import openapi_document
@@ -88,9 +89,9 @@ class PathPrefix:
         await self._app(scope, receive, send)
 
 
-def error(status_code: int, message: str, **extra: Any) -> JSONResponse:
+def error(status_code: int, message: str, **extra: Any) -> JSONBody:
     """The JSON error body every non-2xx answer uses: {"error": "..."}."""
-    return JSONResponse({"error": message, **extra}, status_code=status_code)
+    return JSONBody({"error": message, **extra}, status_code=status_code)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -345,7 +346,7 @@ def create_app(settings: Settings) -> Starlette:
             return error(
                 500, "internal error while processing the notification; it will be retried"
             )
-        return JSONResponse(report.as_dict())
+        return JSONBody(report.as_dict())
 
     async def enqueue(
         request: Request, route: RouteSettings, notification: Notification, body: bytes
@@ -358,21 +359,21 @@ def create_app(settings: Settings) -> Starlette:
         request.state.worker.notify()
         identity = notification.identity(route.name)
         request.state.history.begin(route.name, route.sinks, notification, identity, "queued")
-        return JSONResponse({"status": "queued", "route": route.name}, status_code=202)
+        return JSONBody({"status": "queued", "route": route.name}, status_code=202)
 
     async def healthz(request: Request) -> Response:
-        return JSONResponse({"status": "ok"})
+        return JSONBody({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
         if not lifecycle.ready:
             return error(503, "not ready: starting up or shutting down")
-        return JSONResponse({"status": "ready"})
+        return JSONBody({"status": "ready"})
 
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     async def openapi_endpoint(request: Request) -> Response:
-        return JSONResponse(openapi_document(settings.server.limits, settings.ui))
+        return JSONBody(openapi_document(settings.server.limits, settings.ui))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

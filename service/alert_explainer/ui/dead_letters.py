@@ -16,11 +16,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alert_explainer.config import Settings
 from alert_explainer.deadletters import DeadLetterStore
+from alert_explainer.jsonout import JSONBody
 from alert_explainer.queue import QueueError, backend_errors, uses_redis
 from alert_explainer.ui.guard import Guard
 from alert_explainer.ui.web import environment, read_limited, root
@@ -95,12 +96,12 @@ class DeadLetterPages:
     async def api(self, request: Request) -> Response:
         store = _store(request)
         if store is None:
-            return JSONResponse({"dead_letters": []})
+            return JSONBody({"dead_letters": []})
         try:
             letters = await store.letters()
         except self._unreachable as exc:
-            return JSONResponse({"error": f"the dead letters cannot be read ({exc})"}, 503)
-        return JSONResponse({"dead_letters": [letter.describe(self._limits) for letter in letters]})
+            return JSONBody({"error": f"the dead letters cannot be read ({exc})"}, 503)
+        return JSONBody({"dead_letters": [letter.describe(self._limits) for letter in letters]})
 
 
 def _store(request: Request) -> DeadLetterStore | None:

@@ -12,9 +12,10 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from alert_explainer.auth import Authenticator
+from alert_explainer.jsonout import JSONBody
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -62,12 +63,10 @@ class Guard:
 
         async def guarded(request: Request) -> Response:
             if not self._authenticator.allows(request.headers.get("authorization")):
-                response: Response = JSONResponse(
-                    {"error": "authentication required"}, status_code=401
-                )
+                response: Response = JSONBody({"error": "authentication required"}, status_code=401)
                 response.headers["WWW-Authenticate"] = self._authenticator.challenge
             elif request.method not in SAFE_METHODS and not same_origin(request):
-                response = JSONResponse(
+                response = JSONBody(
                     {"error": "cross-site request refused; use the page itself"},
                     status_code=403,
                 )

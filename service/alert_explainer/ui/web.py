@@ -22,11 +22,12 @@ from urllib.parse import parse_qsl
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from alert_explainer import __version__
 from alert_explainer.config import Settings
+from alert_explainer.jsonout import JSONBody
 from alert_explainer.ui.guard import Guard
 from alert_explainer.ui.history import History
 from alert_explainer.ui.preview import AUTOMATIC, Previewer, sample_payload
@@ -280,26 +281,26 @@ class Pages:
     async def static(self, request: Request) -> Response:
         name = request.path_params["name"]
         if name not in self._static:
-            return JSONResponse({"error": f"no static file {name[:80]!r}"}, status_code=404)
+            return JSONBody({"error": f"no static file {name[:80]!r}"}, status_code=404)
         return Response(self._static[name], media_type=STATIC[name])
 
     async def api_notifications(self, request: Request) -> Response:
         try:
             filters = Filters.parse(dict(request.query_params), self._settings.ui.history)
         except BadQuery as exc:
-            return JSONResponse({"error": str(exc)}, status_code=400)
+            return JSONBody({"error": str(exc)}, status_code=400)
         rows = await _history(request).summaries()
         selected = filters.select(rows)
-        return JSONResponse({"notifications": selected, "kept": len(rows)})
+        return JSONBody({"notifications": selected, "kept": len(rows)})
 
     async def api_notification(self, request: Request) -> Response:
         detail = await _history(request).detail(request.path_params["id"])
         if detail is None:
-            return JSONResponse(
+            return JSONBody(
                 {"error": "no such notification in the history (it may have aged out)"},
                 status_code=404,
             )
-        return JSONResponse(detail)
+        return JSONBody(detail)
 
 
 def _history(request: Request) -> History:
