@@ -41,6 +41,23 @@ class State(TypedDict):
     session: aiohttp.ClientSession
 
 
+def delivered() -> Response:
+    """The 200 both floor apps answer once the sink has the message."""
+    return Response(b'{"status":"delivered"}', media_type="application/json")
+
+
+async def post(
+    session: aiohttp.ClientSession, url: str, body: bytes, api_key: str | None = None
+) -> bytes | None:
+    """POST JSON `body` (with the API key when given); the answer's body, None unless 2xx."""
+    headers = {"Content-Type": "application/json"}
+    if api_key is not None:
+        headers["X-API-Key"] = api_key
+    async with session.post(url, data=body, headers=headers) as answer:
+        content = await answer.read()
+        return content if 200 <= answer.status < 300 else None
+
+
 def create_floor_app(
     inference_url: str, sink_url: str, api_key: str, *, stages: bool = False
 ) -> Starlette:
@@ -55,18 +72,10 @@ def create_floor_app(
     async def webhook(request: Request) -> Response:
         session: aiohttp.ClientSession = request.state.session
         body = await request.body()
-        headers = {"Content-Type": "application/json", "X-API-Key": api_key}
-        async with session.post(inference_url, data=body, headers=headers) as answer:
-            explanation = await answer.read()
-            if answer.status != 200:
-                return Response(status_code=502)
-        async with session.post(
-            sink_url, data=explanation, headers={"Content-Type": "application/json"}
-        ) as delivered:
-            await delivered.read()
-            if delivered.status >= 300:
-                return Response(status_code=502)
-        return Response(b'{"status":"delivered"}', media_type="application/json")
+        explanation = await post(session, inference_url, body, api_key)
+        if explanation is None or await post(session, sink_url, explanation) is None:
+            return Response(status_code=502)
+        return delivered()
 
     inline = Inline() if stages else None
 
@@ -76,22 +85,14 @@ def create_floor_app(
         notification = inline.parse(await request.body())
         inline.keys(notification)
         messages = inline.render(inline.redact(notification))
-        headers = {"Content-Type": "application/json", "X-API-Key": api_key}
-        body = inline.request(messages, notification)
-        async with session.post(inference_url, data=body, headers=headers) as answer:
-            data = await answer.read()
-            if answer.status != 200:
-                return Response(status_code=502)
-        text = inline.sanitize(orjson.loads(data)["choices"][0]["message"]["content"])
-        document = inline.document(notification, text)
-        async with session.post(
-            sink_url, data=document, headers={"Content-Type": "application/json"}
-        ) as delivered:
-            await delivered.read()
-            if delivered.status >= 300:
-                return Response(status_code=502)
+        answer = await post(session, inference_url, inline.request(messages, notification), api_key)
+        if answer is None:
+            return Response(status_code=502)
+        text = inline.sanitize(orjson.loads(answer)["choices"][0]["message"]["content"])
+        if await post(session, sink_url, inline.document(notification, text)) is None:
+            return Response(status_code=502)
         inline.log(notification)
-        return Response(b'{"status":"delivered"}', media_type="application/json")
+        return delivered()
 
     async def readyz(request: Request) -> Response:
         return Response(b'{"status":"ready"}', media_type="application/json")
