@@ -28,15 +28,17 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
+from bench import features
 from bench.amday import Day, Send, Timing, generate_day, identity_of, state_of
 from bench.cpu import CpuWatch, wait_quiet
+from bench.features import Config
 from bench.harness import (
     DEFAULT_SERVICE_SRC,
     Bench,
@@ -200,7 +202,14 @@ class Run:
         return self.calls / max(1, self.expected["calls"])
 
 
-def replay_once(bench: Bench, day: Day, run: Run, args: argparse.Namespace, name: str) -> None:
+def replay_once(
+    bench: Bench,
+    day: Day,
+    run: Run,
+    args: argparse.Namespace,
+    name: str,
+    switch_on: Callable[[Config], Config],
+) -> None:
     """Start an emulator, a sink and the service for `run`, replay the day, collect."""
     window = args.dedup_window / args.speed
     with step(f"{run.label}: starting emulator, sink and service"):
@@ -212,7 +221,7 @@ def replay_once(bench: Bench, day: Day, run: Run, args: argparse.Namespace, name
             dedup_window=window,
             reexplain_after=run.reexplain_after / args.speed,
         )
-        service = bench.service(config, name=f"service-{name}")
+        service = bench.service(switch_on(config), name=f"service-{name}")
     wait_quiet()
     watch = CpuWatch(
         {"service": service.process, "emulator": emulator.process, "sink": sink.process}
@@ -320,6 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="inference.reexplain_after of the situation run, virtual s",
     )
     parser.add_argument("--latency", type=float, default=0.05, help="emulator latency, real s")
+    features.add_argument(parser)
     args = parser.parse_args(argv)
 
     timing = Timing()
@@ -336,8 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
     ]
     with Bench("cost", args.service_src) as bench:
+        switch_on = features.switch_on(bench, args.all_features)
         for run, name in zip(runs, ("state", "situation"), strict=True):
-            replay_once(bench, day, run, args, name)
+            replay_once(bench, day, run, args, name, switch_on)
 
     per_state, per_situation = runs
     checks = {
@@ -361,6 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"virtual = {args.reexplain_after / args.speed:g} s)"
     )
     print(table(["what", *(r.label for r in runs)], table_rows))
+    if args.all_features:
+        for r in runs:
+            print(f"{r.label}: {features.described(features.observed(r.exposition))}")
     path = write_results(
         bench,
         {
@@ -403,6 +417,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "processed_by_outcome": metric_by(
                         r.exposition, "alert_explainer_notifications_processed_total", "outcome"
                     ),
+                    "features": features.observed(r.exposition) if args.all_features else None,
                 }
                 for r in runs
             ],

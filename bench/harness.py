@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -157,12 +157,20 @@ class Bench:
         self.work_dir = RESULTS_DIR / "runs" / f"{name}-{self.started:%Y%m%dT%H%M%SZ}"
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._processes: list[Process] = []
+        self._cleanups = contextlib.ExitStack()
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop_all()
+        try:
+            self._cleanups.close()
+        finally:
+            self.stop_all()
+
+    def on_exit(self, callback: Callable[[], object]) -> None:
+        """Call `callback` when the run ends (peers this module does not start itself)."""
+        self._cleanups.callback(callback)
 
     def stop_all(self) -> None:
         """Stop every process this run started, newest first."""

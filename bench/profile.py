@@ -28,6 +28,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import features
 from bench.cpu import cpu_share, wait_quiet
 from bench.harness import (
     DEFAULT_SERVICE_SRC,
@@ -119,15 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="service",
         help="what to profile: the service, the floor, or the floor doing the stages inline",
     )
+    features.add_argument(parser)
     args = parser.parse_args(argv)
 
     with Bench("profile", args.service_src) as bench:
+        switch_on = features.switch_on(bench, args.all_features)
         template = write_template(bench.work_dir / "payload.json")
         with step("starting emulator, sink and service"):
             emulator = bench.peer("emulator")
             sink = bench.peer("sink")
             if args.app == "service":
-                service = bench.service(service_config(emulator, sink, concurrency=200))
+                service = bench.service(switch_on(service_config(emulator, sink, concurrency=200)))
             else:
                 service = bench.floor(emulator, sink, stages=args.app == "stages-floor")
         url = service.url("/webhook")

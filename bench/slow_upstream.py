@@ -14,6 +14,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import features
 from bench.compare import alternate, summarise
 from bench.harness import (
     DEFAULT_SERVICE_SRC,
@@ -51,10 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=int,
         help="inference.max_connections (the pool shared with sinks; service default 100)",
     )
+    features.add_argument(parser)
     args = parser.parse_args(argv)
 
     with Bench("slow_upstream", args.service_src) as bench:
         template = write_template(bench.work_dir / "payload.json")
+        switch_on = features.switch_on(bench, args.all_features)
         with step(f"starting emulator ({args.latency:g} s), sink, floor and service"):
             emulator = bench.peer("emulator", latency=args.latency)
             sink = bench.peer("sink")
@@ -67,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 inference_timeout=5.0,
                 max_connections=args.max_connections,
             )
-            service = bench.service(config)
+            service = bench.service(switch_on(config))
         with step("floor and service, alternately"):
             points = alternate(
                 {"floor": floor, "service": service},
@@ -127,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"no non-2xx {verdict(checks['no_non2xx'])}; fallbacks {fallbacks or 'none'}; "
         f"emulator most in flight {emulator_stats['max_in_flight']}"
     )
+    observations = features.observed(exposition) if args.all_features else None
+    if observations:
+        print(features.described(observations))
     path = write_results(
         bench,
         {
@@ -149,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 exposition, "alert_explainer_event_loop_lag_max_seconds"
             ),
             "emulator_stats": emulator_stats,
+            "features": observations,
             "all_met": all(checks.values()),
         },
     )

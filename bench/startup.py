@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import features
 from bench.cpu import wait_quiet
 from bench.harness import (
     DEFAULT_SERVICE_SRC,
@@ -43,13 +44,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--idle", type=float, default=2.0, help="seconds idle before RSS")
     parser.add_argument("--notifications", type=int, default=100)
+    features.add_argument(parser)
     args = parser.parse_args(argv)
 
     runs: list[dict[str, float]] = []
     with Bench("startup", args.service_src) as bench:
         emulator = bench.peer("emulator")
         sink = bench.peer("sink")
-        config = service_config(emulator, sink)
+        config = features.switch_on(bench, args.all_features)(service_config(emulator, sink))
         config["server"]["shutdown_delay"] = 0  # so each stop is quick; start-up is unchanged
         for i in range(args.starts):
             wait_quiet()

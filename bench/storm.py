@@ -38,6 +38,7 @@ from pathlib import Path
 
 import aiohttp
 
+from bench import features
 from bench.cpu import CpuWatch, wait_quiet
 from bench.harness import (
     DEFAULT_SERVICE_SRC,
@@ -198,11 +199,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="how long the loader retries one notification: Alertmanager's flush deadline, "
         "max(10 s, group_interval), 5 m by default",
     )
+    features.add_argument(parser)
     args = parser.parse_args(argv)
 
     nonce = uuid.uuid4().hex[:8]
     bodies = [encode(crashloop_notification(f"storm-{nonce}-{i}")) for i in range(args.groups)]
     with Bench("storm", args.service_src) as bench:
+        switch_on = features.switch_on(bench, args.all_features)
         with step("starting emulator, sink and service"):
             emulator = bench.peer("emulator", latency=args.latency)
             sink = bench.peer("sink", keep_bodies=True)
@@ -213,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 config["inference"]["limits"]["max_wait"] = args.max_wait
             if args.max_waiters is not None:
                 config["inference"]["limits"]["max_waiters"] = args.max_waiters
-            service = bench.service(config)
+            service = bench.service(switch_on(config))
         wait_quiet()
         rss_before = service.process.memory_kib("VmRSS")
         watch = CpuWatch(
@@ -325,6 +328,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "\ncalls' wait for a permit, cumulative: "
         + ", ".join(f"≤{le:g} s {c:.0f}" for le, c in wait_buckets)
     )
+    observations = features.observed(exposition) if args.all_features else None
+    if observations:
+        print(features.described(observations))
     path = write_results(
         bench,
         {
@@ -348,6 +354,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "vm_rss_before_mib": rss_before / 1024,
             "vm_rss_after_mib": rss_after / 1024,
             "event_loop_lag_max_seconds": lag_max,
+            "features": observations,
             "checks": checks,
             "all_met": all(checks.values()),
         },
