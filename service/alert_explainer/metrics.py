@@ -272,6 +272,13 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.evidence_answers_shared = Counter(
+            f"{PREFIX}_evidence_answers_shared_total",
+            "Evidence queries not sent because another notification's identical query "
+            "(in flight, or answered within the last minute) answered them, by source.",
+            ["source"],
+            registry=r,
+        )
         self.evidence_query_duration = Histogram(
             f"{PREFIX}_evidence_query_duration_seconds",
             "Duration of each evidence query, by source.",
@@ -374,6 +381,7 @@ class Metrics:
             self.dead_lettered.labels(reason)
         for source in EVIDENCE_SOURCES:
             self.evidence_query_duration.labels(source)
+            self.evidence_answers_shared.labels(source)
             for evidence_outcome in EVIDENCE_OUTCOMES:
                 self.evidence_queries.labels(source, evidence_outcome)
         for route in ["", *routes]:

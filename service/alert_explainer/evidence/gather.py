@@ -28,6 +28,7 @@ from alert_explainer.evidence.client import PrometheusClient, QueryApi
 from alert_explainer.evidence.model import Evidence, EvidenceItem, unavailable
 from alert_explainer.evidence.queries import MAX_CONCURRENT_QUERIES, Queries
 from alert_explainer.evidence.recipes import MatchedRecipes, RecipeSource
+from alert_explainer.evidence.shared import SharedAnswers
 from alert_explainer.metrics import Metrics
 from alert_explainer.redact import NAMED_CREDENTIAL_RULE, Redactor
 from alert_explainer.transport import HttpClient
@@ -77,6 +78,7 @@ class Gatherer:
         default: list[RecipeSource] = [configured, shipped()]
         self._sources = list(sources) if sources is not None else default
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
+        self._shared = SharedAnswers(self._record_shared)
         self._window = promql_duration(settings.lookback)
 
     async def gather(self, notification: Notification, now: datetime) -> Evidence:
@@ -90,6 +92,7 @@ class Gatherer:
             loop.time() + self._settings.timeout,
             self._policy,
             self._record,
+            self._shared,
         )
         parts = self._parts(queries, notification, now.timestamp())
         items = await self._run(parts)
@@ -192,6 +195,10 @@ class Gatherer:
         if self._metrics is not None:
             self._metrics.evidence_queries.labels(source, outcome).inc()
             self._metrics.evidence_query_duration.labels(source).observe(seconds)
+
+    def _record_shared(self, source: str) -> None:
+        if self._metrics is not None:
+            self._metrics.evidence_answers_shared.labels(source).inc()
 
     def _count(self, evidence: Evidence, counts: Counter[str], seconds: float) -> None:
         if self._metrics is None:

@@ -6,6 +6,7 @@ run of points; runs apart by more than a step are separate periods (so flaps wit
 minutes count once). The alert's labels are pinned as for the expression; when that finds
 nothing (labels Prometheus adds only when sending, like external labels), the query runs
 with the alertname alone and keeps the series whose labels all agree with the alert's.
+That query is the same for every group of the alertname, so its answer is shared.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from alert_explainer.evidence.summary import Series, clock, span
 SOURCE = "history"
 DAYS = 7
 STEP = 300
+# The alertname-only query is the same for every group of the alertname: one answer serves
+# those within a minute of it (its last point is up to a step before `now` anyway).
+SHARED_FOR = 60.0
 
 
 def selector(alertname: str, pinned: dict[str, frozenset[str]]) -> str:
@@ -63,7 +67,9 @@ async def history_item(
     pinned = pins(alerts)
     result = await queries.range(SOURCE, selector(alertname, pinned), start, now, STEP)
     if not result.series and pinned:
-        result = await queries.range(SOURCE, selector(alertname, {}), start, now, STEP)
+        result = await queries.range(
+            SOURCE, selector(alertname, {}), start, now, STEP, share_for=SHARED_FOR
+        )
     mine = [
         s
         for s in result.series

@@ -3,7 +3,8 @@
 Each query gets the time left before the gathering's deadline (and tells Prometheus, so
 an expensive query stops there too). A process-wide limit on queries in flight keeps a
 storm of notifications from becoming a storm of queries; waiting for a slot uses the same
-deadline.
+deadline. A query every notification of an alertname asks alike can be shared
+(shared.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TypeVar
 
 from alert_explainer.errors import EvidenceError
 from alert_explainer.evidence.client import PrometheusClient, QueryApi, QueryResult
+from alert_explainer.evidence.shared import SharedAnswers
 from alert_explainer.evidence.summary import LabelPolicy
 from alert_explainer.transport import HttpResponse
 
@@ -40,6 +42,7 @@ class Queries:
     deadline: float
     policy: LabelPolicy
     record: Recorder
+    shared: SharedAnswers
     count: int = field(default=0)
 
     def remaining(self) -> float:
@@ -53,12 +56,32 @@ class Queries:
         )
 
     async def range(
-        self, source: str, query: str, start: float, end: float, step: int
+        self,
+        source: str,
+        query: str,
+        start: float,
+        end: float,
+        step: int,
+        *,
+        share_for: float = 0.0,
     ) -> QueryResult:
-        """A range query, counted under `source`."""
-        return await self._run(
-            source, lambda t: self.prometheus.range(query, start, end, step, timeout=t), _outcome
-        )
+        """A range query, counted under `source`.
+
+        With `share_for`, the answer another gathering got to the same query (and step)
+        ending at most that many seconds before `end` serves, or the one still coming.
+        """
+
+        def ask() -> Awaitable[QueryResult]:
+            return self._run(
+                source,
+                lambda t: self.prometheus.range(query, start, end, step, timeout=t),
+                _outcome,
+            )
+
+        if share_for <= 0:
+            return await ask()
+        key = ("range", query, step, end - start)
+        return await self.shared.get(source, key, now=end, max_age=share_for, ask=ask)
 
     async def alerts(self, params: Sequence[tuple[str, str]]) -> HttpResponse:
         """GET Alertmanager's /api/v2/alerts with `params`."""
