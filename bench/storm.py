@@ -250,7 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     once = len({d["groupKey"] for d in documents}) == len(documents)
     fallbacks = metric_by(exposition, "alert_explainer_fallbacks_total", "reason")
     limited = metric_by(exposition, "alert_explainer_inference_limited_total", "limit")
-    calls_metric = metric(exposition, "alert_explainer_inference_calls_total")
+    # The emulator is the first backend; with --all-features the standby counts apart.
+    calls_metric = metric(exposition, "alert_explainer_inference_calls_total", backend="clanker")
     lag_max = metric(exposition, "alert_explainer_event_loop_lag_max_seconds")
     wait_buckets = histogram(exposition, WAIT_HISTOGRAM)
     waited = {f"p{q}": histogram_quantile(wait_buckets, q / 100) for q in (50, 90, 99)} | {

@@ -272,6 +272,12 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.evidence_skipped = Counter(
+            f"{PREFIX}_evidence_skipped_total",
+            "Notifications explained without evidence because too many others were "
+            "gathering theirs at the time (a storm).",
+            registry=r,
+        )
         self.evidence_answers_shared = Counter(
             f"{PREFIX}_evidence_answers_shared_total",
             "Evidence queries not sent because another notification's identical query "

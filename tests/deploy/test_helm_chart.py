@@ -1000,6 +1000,7 @@ def test_the_evidence_values_become_config_evidence(chart: helm.Chart) -> None:
         "url": "http://kube-prometheus-stack-alertmanager.monitoring:9093"
     }
     assert (evidence["lookback"], evidence["timeout"], evidence["max_bytes"]) == ("2h", "2s", 5000)
+    assert evidence["concurrency"] == 64
     assert [r["name"] for r in evidence["recipes"]] == ["pvc-phase"]
     assert "prometheus-reader-token" not in rendered.one("ConfigMap")["data"]["config.yaml"]
 

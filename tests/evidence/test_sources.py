@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
+from alert_explainer.config import RedactionSettings
+from alert_explainer.config.evidence import EvidenceSettings
+from alert_explainer.evidence import Gatherer
+from alert_explainer.metrics import Metrics
+from alert_explainer.redact import Redactor
+from alert_explainer.transport import HttpClient
 from tests.evidence.support import crash_loop_alert, gather, lines, notification
 from tests.support.ports import free_port
 from tests.support.recorder import RecordingServer, Reply
@@ -123,3 +131,41 @@ async def test_credentials_and_headers_are_sent_and_long_queries_are_posted(
     assert all(len(r.path) + len(json.dumps(r.query)) < 2100 for r in requests if r.method == "GET")
     # Prometheus is told the time left, so an expensive query stops there too.
     assert all(r.query.get("timeout", "").endswith("ms") for r in requests if r.method == "GET")
+
+
+async def test_in_a_storm_gatherings_beyond_the_concurrency_are_skipped_at_once(
+    silent: SilentServer,
+) -> None:
+    settings = EvidenceSettings.model_validate(
+        {"prometheus": {"url": silent.url}, "timeout": 1, "concurrency": 4}
+    )
+    metrics = Metrics(["default"], [], {})
+    http = HttpClient()
+    try:
+        gatherer = Gatherer(
+            settings,
+            http,
+            redactor=Redactor.from_settings(RedactionSettings(), 4096),
+            metrics=metrics,
+        )
+        now = datetime.now(UTC)
+        storm = [
+            asyncio.create_task(gatherer.gather(notification(crash_loop_alert()), now))
+            for _ in range(4)
+        ]
+        await asyncio.sleep(0.1)  # every one of them is waiting on Prometheus
+        started = time.monotonic()
+
+        skipped = await gatherer.gather(notification(crash_loop_alert()), now)
+
+        assert time.monotonic() - started < 0.1
+        assert lines(skipped) == [
+            "evidence unavailable: all sources: skipped, "
+            "4 notifications are gathering evidence already"
+        ]
+        assert metrics.registry.get_sample_value("alert_explainer_evidence_skipped_total") == 1
+        await asyncio.gather(*storm)
+        after = await gatherer.gather(notification(crash_loop_alert()), now)
+        assert lines(after)[0].startswith("evidence unavailable: prometheus: timed out")
+    finally:
+        await http.aclose()

@@ -180,6 +180,7 @@ alertmanager:
 lookback: {{ $evidence.lookback | toJson }}
 timeout: {{ $evidence.timeout | toJson }}
 max_bytes: {{ int $evidence.maxBytes }}
+concurrency: {{ int $evidence.concurrency }}
 recipes: {{ $evidence.recipes | toJson }}
 {{- end }}
 

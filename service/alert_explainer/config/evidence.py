@@ -88,6 +88,8 @@ class EvidenceSettings(Model):
     lookback: Duration = 3600.0  # series are read from startsAt minus this
     timeout: Duration = Field(default=3.0, le=60)  # the whole step, all sources in parallel
     max_bytes: int = Field(default=6000, ge=500)  # evidence text in the prompt
+    # Notifications gathering at once per process; one beyond them goes without evidence.
+    concurrency: int = Field(default=32, ge=1, le=1000)
     recipes: list[RecipeSettings] = Field(default_factory=list)
 
     @field_validator("recipes")

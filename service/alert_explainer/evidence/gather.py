@@ -6,6 +6,11 @@ fails, is refused or runs out of time becomes one line, "evidence unavailable: <
 <reason>"; when every Prometheus part fails alike, that is said once for "prometheus".
 The result is redacted like the alert (label names the redaction drops never appear) and
 fitted to `max_bytes`. It never raises: evidence is an enhancement, never in the way.
+
+In a storm, a gathering beyond `concurrency` at once is skipped at once, with one line
+saying so: evidence is the step that costs the service most CPU (a dozen queries and their
+answers), and thousands of gatherings would saturate the event loop, hold memory and
+mostly time out in the queue for the query slots.
 """
 
 from __future__ import annotations
@@ -80,9 +85,24 @@ class Gatherer:
         self._slots = asyncio.Semaphore(MAX_CONCURRENT_QUERIES)
         self._shared = SharedAnswers(self._record_shared)
         self._window = promql_duration(settings.lookback)
+        self._gatherings = 0
 
     async def gather(self, notification: Notification, now: datetime) -> Evidence:
         """The evidence for `notification` as of `now`, within the timeout and byte budget."""
+        limit = self._settings.concurrency
+        if self._gatherings >= limit:
+            if self._metrics is not None:
+                self._metrics.evidence_skipped.inc()
+            busy = f"skipped, {limit} notifications are gathering evidence already"
+            logger.info("evidence_skipped", group_key=notification.group_key, reason=busy)
+            return Evidence((unavailable("evidence", "all sources", busy),))
+        self._gatherings += 1
+        try:
+            return await self._gather(notification, now)
+        finally:
+            self._gatherings -= 1
+
+    async def _gather(self, notification: Notification, now: datetime) -> Evidence:
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         queries = Queries(
