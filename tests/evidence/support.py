@@ -19,6 +19,7 @@ from urllib.parse import quote
 from alert_explainer.alertmanager import Notification, parse_notification
 from alert_explainer.config import EvidenceSettings, RedactionSettings
 from alert_explainer.evidence import Evidence, Gatherer
+from alert_explainer.metrics import Metrics
 from alert_explainer.redact import Redactor
 from alert_explainer.transport import HttpClient
 from tests.support.prometheus import History
@@ -204,16 +205,28 @@ async def gather(
     **evidence: Any,
 ) -> Evidence:
     """Gather the evidence for `note` with a real HTTP client against these URLs."""
-    config: dict[str, Any] = {"prometheus": {"url": prometheus_url}, **evidence}
     if alertmanager is not None:
-        config["alertmanager"] = {"url": alertmanager}
-    settings = EvidenceSettings.model_validate(config)
-    redactor = Redactor.from_settings(redaction or RedactionSettings(), 4096)
+        evidence["alertmanager"] = {"url": alertmanager}
     http = HttpClient()
     try:
-        return await Gatherer(settings, http, redactor=redactor).gather(note, datetime.now(UTC))
+        found = gatherer(prometheus_url, http, redaction=redaction, **evidence)
+        return await found.gather(note, datetime.now(UTC))
     finally:
         await http.aclose()
+
+
+def gatherer(
+    prometheus_url: str,
+    http: HttpClient,
+    *,
+    metrics: Metrics | None = None,
+    redaction: RedactionSettings | None = None,
+    **evidence: Any,
+) -> Gatherer:
+    """A gatherer reading this Prometheus, for a test that gathers more than once."""
+    settings = EvidenceSettings.model_validate({"prometheus": {"url": prometheus_url}, **evidence})
+    redactor = Redactor.from_settings(redaction or RedactionSettings(), 4096)
+    return Gatherer(settings, http, redactor=redactor, metrics=metrics)
 
 
 def lines(evidence: Evidence, source: str | None = None) -> list[str]:

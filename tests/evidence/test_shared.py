@@ -7,17 +7,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alert_explainer.config import RedactionSettings
-from alert_explainer.config.evidence import EvidenceSettings
 from alert_explainer.errors import EvidenceError
-from alert_explainer.evidence import Gatherer
 from alert_explainer.evidence.client import QueryResult
 from alert_explainer.evidence.shared import MAX_ENTRIES, SharedAnswers
 from alert_explainer.evidence.summary import Series
 from alert_explainer.metrics import Metrics
-from alert_explainer.redact import Redactor
 from alert_explainer.transport import HttpClient
-from tests.evidence.support import crash_loop_alert, item, notification
+from tests.evidence.support import crash_loop_alert, gatherer, item, notification
 from tests.support.prometheus import PrometheusProcess
 
 pytestmark = pytest.mark.anyio
@@ -47,7 +43,7 @@ def value(metrics: Metrics, name: str, **labels: str) -> float:
 
 
 async def test_groups_of_one_alertname_send_its_unpinned_history_query_once(
-    cluster: PrometheusProcess,
+    cluster: PrometheusProcess, http: HttpClient
 ) -> None:
     # An external label Prometheus adds when sending is on the alert, not on ALERTS: the
     # pinned history finds nothing, and every group falls back to the alertname alone.
@@ -56,19 +52,10 @@ async def test_groups_of_one_alertname_send_its_unpinned_history_query_once(
         notification(crash_loop_alert(labels=external, fingerprint=f"{n:016x}")) for n in range(3)
     ]
     metrics = Metrics(["default"], [], {})
-    settings = EvidenceSettings.model_validate({"prometheus": {"url": cluster.url}})
-    http = HttpClient()
-    try:
-        gatherer = Gatherer(
-            settings,
-            http,
-            redactor=Redactor.from_settings(RedactionSettings(), 4096),
-            metrics=metrics,
-        )
-        now = datetime.now(UTC)
-        found = await asyncio.gather(*(gatherer.gather(group, now) for group in groups))
-    finally:
-        await http.aclose()
+    evidence_of = gatherer(cluster.url, http, metrics=metrics)
+
+    now = datetime.now(UTC)
+    found = await asyncio.gather(*(evidence_of.gather(group, now) for group in groups))
 
     for evidence in found:
         (history,) = item(evidence, "Alert history")

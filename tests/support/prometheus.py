@@ -156,8 +156,10 @@ class PrometheusProcess:
         rules: str | None = None,
         alertmanager: str | None = None,
         interval: str = "1s",
+        external_labels: Mapping[str, str] | None = None,
     ) -> None:
         self.tmp_dir = tmp_dir
+        self.external_labels = dict(external_labels or {})
         self.port = free_port()
         self.history = history
         self.scrape = {"scraped": list(scrape)} if isinstance(scrape, Sequence) else dict(scrape)
@@ -199,7 +201,11 @@ class PrometheusProcess:
 
     def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
-            "global": {"scrape_interval": self.interval, "evaluation_interval": self.interval},
+            "global": {
+                "scrape_interval": self.interval,
+                "evaluation_interval": self.interval,
+                **({"external_labels": self.external_labels} if self.external_labels else {}),
+            },
             "scrape_configs": [
                 {"job_name": job, "static_configs": [{"targets": targets}]}
                 for job, targets in self.scrape.items()

@@ -9,6 +9,7 @@ cofiring    other alerts firing in the same place (Alertmanager API v2)
 client      the Prometheus-compatible query API and Alertmanager, size-capped
 queries     one gathering's deadline, concurrency limit and metrics
 shared      answers to a query many notifications ask alike, sent once for all
+external    the labels Prometheus adds when sending alerts, never pinned into queries
 promql      the expression parsed, printed with its labels pinned, its threshold
 summary     series as one line each: now, min, max, trend, crossing, sparkline
 units       units from metric names, and numbers as people read them

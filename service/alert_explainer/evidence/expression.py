@@ -53,11 +53,16 @@ def expression_of(generator_url: str) -> str | None:
     return None
 
 
-def pins(alerts: Sequence[Alert]) -> dict[str, frozenset[str]]:
-    """Labels every alert has, each with the values the alerts have (a few at most)."""
+def pins(
+    alerts: Sequence[Alert], unpinned: frozenset[str] = frozenset()
+) -> dict[str, frozenset[str]]:
+    """Labels every alert has, each with the values the alerts have (a few at most).
+
+    Names in `unpinned` (the external labels Prometheus adds when sending) are left out.
+    """
     if not alerts:
         return {}
-    names = set.intersection(*(set(a.labels) for a in alerts)) - UNPINNED
+    names = set.intersection(*(set(a.labels) for a in alerts)) - UNPINNED - unpinned
     found = {name: frozenset(a.labels[name] for a in alerts) for name in names}
     return {k: v for k, v in found.items() if len(v) <= MAX_PINNED_VALUES}
 
@@ -125,7 +130,7 @@ async def expression_item(
     now: float,
 ) -> EvidenceItem:
     """The expression's series over the window, as an evidence item."""
-    chosen = plan(expression, pins(alerts))
+    chosen = plan(expression, pins(alerts, queries.unpinned))
     start, stop, step = window(alerts, lookback, end)
     result = await queries.range(SOURCE, chosen.pinned, start, stop, step)
     if not result.series and chosen.pinned != chosen.plain:

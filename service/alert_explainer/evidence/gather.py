@@ -30,6 +30,7 @@ from alert_explainer.config.evidence import EvidenceSettings
 from alert_explainer.errors import EvidenceError
 from alert_explainer.evidence import cofiring, expression, history, recipes
 from alert_explainer.evidence.client import PrometheusClient, QueryApi
+from alert_explainer.evidence.external import ExternalLabels
 from alert_explainer.evidence.model import Evidence, EvidenceItem, unavailable
 from alert_explainer.evidence.queries import MAX_CONCURRENT_QUERIES, Queries
 from alert_explainer.evidence.recipes import MatchedRecipes, RecipeSource
@@ -69,7 +70,9 @@ class Gatherer:
         sources: Sequence[RecipeSource] | None = None,
     ) -> None:
         self._settings = settings
-        self._prometheus = PrometheusClient(QueryApi(http, settings.prometheus, "prometheus"))
+        prometheus = QueryApi(http, settings.prometheus, "prometheus")
+        self._prometheus = PrometheusClient(prometheus)
+        self._external = ExternalLabels(prometheus)
         self._alertmanager = (
             QueryApi(http, settings.alertmanager, "alertmanager")
             if settings.alertmanager is not None
@@ -102,17 +105,22 @@ class Gatherer:
         finally:
             self._gatherings -= 1
 
+    async def external_labels(self) -> frozenset[str]:
+        """The query API's external label names, once its first reading has ended."""
+        return await self._external.read()
+
     async def _gather(self, notification: Notification, now: datetime) -> Evidence:
         started = time.perf_counter()
-        loop = asyncio.get_running_loop()
+        deadline = asyncio.get_running_loop().time() + self._settings.timeout
         queries = Queries(
             self._prometheus,
             self._alertmanager,
             self._slots,
-            loop.time() + self._settings.timeout,
+            deadline,
             self._policy,
             self._record,
             self._shared,
+            unpinned=self._external.known(),
         )
         parts = self._parts(queries, notification, now.timestamp())
         items = await self._run(parts)

@@ -64,7 +64,7 @@ async def history_item(
 ) -> EvidenceItem:
     """How often `alertname` fired for these alerts in the last 7 days."""
     start = now - DAYS * 86400
-    pinned = pins(alerts)
+    pinned = pins(alerts, queries.unpinned)
     result = await queries.range(SOURCE, selector(alertname, pinned), start, now, STEP)
     if not result.series and pinned:
         result = await queries.range(

@@ -43,6 +43,7 @@ class Queries:
     policy: LabelPolicy
     record: Recorder
     shared: SharedAnswers
+    unpinned: frozenset[str] = frozenset()  # label names never pinned: external labels
     count: int = field(default=0)
 
     def remaining(self) -> float:

@@ -1,9 +1,9 @@
 """Answers shared between gatherings: one query for many notifications that ask it alike.
 
 Most evidence queries pin an alert's own labels, so no two notifications ask the same. A
-few do not: the history of an alertname asked without its labels (the path every alert
-takes whose labels Prometheus adds only when sending, like kube-prometheus-stack's
-external `prometheus` label) is the same query for every group of that alertname. In a
+few do not: the history of an alertname asked without its labels (the path of every alert
+carrying a label the series lack, such as an external label not known yet, external.py)
+is the same query for every group of that alertname. In a
 storm of 200 KubePodCrashLooping groups that is 200 week-long range queries over the same
 series. Here the first asker's query runs once; askers meanwhile wait for it, and askers
 within `max_age` of it take its answer. A failed query is not kept: the next asker tries

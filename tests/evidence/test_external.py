@@ -1,0 +1,109 @@
+"""External labels: on the alert, never in the TSDB, so never pinned into a query."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from alert_explainer.metrics import Metrics
+from alert_explainer.transport import HttpClient
+from tests.conftest import require_prometheus
+from tests.evidence.support import (
+    cluster_history,
+    crash_loop_alert,
+    gatherer,
+    item,
+    notification,
+)
+from tests.support.prometheus import PrometheusProcess
+from tests.support.recorder import RecordingServer, Reply
+
+pytestmark = pytest.mark.anyio
+
+# What prometheus-operator gives every Prometheus, so every kube-prometheus-stack alert.
+OPERATOR_LABEL = {"prometheus": "monitoring/kube-prometheus-stack-prometheus"}
+SENT = "alert_explainer_evidence_queries_total"
+
+
+@pytest.fixture(scope="module")
+def operated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusProcess]:
+    """The cluster's history in a Prometheus with the operator's external label."""
+    require_prometheus()
+    process = PrometheusProcess(
+        tmp_path_factory.mktemp("operated"),
+        history=cluster_history(),
+        external_labels=OPERATOR_LABEL,
+    )
+    with process:
+        yield process
+
+
+def sent(metrics: Metrics, source: str, outcome: str) -> float:
+    return metrics.registry.get_sample_value(SENT, {"source": source, "outcome": outcome}) or 0
+
+
+async def test_the_external_labels_are_read_from_the_query_api(
+    operated: PrometheusProcess, http: HttpClient
+) -> None:
+    found = await gatherer(operated.url, http).external_labels()
+
+    assert found == {"prometheus"}
+
+
+async def test_an_alert_carrying_an_external_label_gets_its_own_series_at_the_first_query(
+    operated: PrometheusProcess, http: HttpClient
+) -> None:
+    metrics = Metrics([], [], {})
+    evidence_of = gatherer(operated.url, http, metrics=metrics)
+    await evidence_of.external_labels()
+
+    evidence = await evidence_of.gather(
+        notification(crash_loop_alert(labels=OPERATOR_LABEL)), datetime.now(UTC)
+    )
+
+    expression = item(evidence, "Alert expression")
+    assert expression[2].startswith("now 1, min 1, max 1")  # the alert's own series
+    assert "no series carries the alert's labels" not in expression
+    (history,) = item(evidence, "Alert history")
+    assert history.startswith("KubePodCrashLooping: fired 4 times in the last 7 days")
+    assert sent(metrics, "expression", "empty") == 0  # never asked for the whole cluster
+    assert sent(metrics, "history", "empty") == 0
+    assert sent(metrics, "history", "ok") == 1
+
+
+async def test_until_they_are_known_the_queries_fall_back_as_before(
+    operated: PrometheusProcess, http: HttpClient
+) -> None:
+    metrics = Metrics([], [], {})
+
+    evidence = await gatherer(operated.url, http, metrics=metrics).gather(
+        notification(crash_loop_alert(labels=OPERATOR_LABEL)), datetime.now(UTC)
+    )
+
+    (history,) = item(evidence, "Alert history")
+    assert history.startswith("KubePodCrashLooping: fired 4 times in the last 7 days")
+    assert sent(metrics, "history", "empty") == 1  # pinned with the label: nothing
+    assert sent(metrics, "history", "ok") == 1  # then by alertname
+
+
+async def test_an_api_without_the_config_endpoint_has_none(
+    recorder: RecordingServer, http: HttpClient
+) -> None:
+    recorder.default = Reply(status=404, body=b"404 page not found")  # Thanos Query
+
+    found = await gatherer(recorder.url, http).external_labels()
+
+    assert found == frozenset()
+    assert [r.path for r in recorder.received] == ["/api/v1/status/config"]
+
+
+async def test_a_config_answer_that_is_not_prometheus_config_means_none(
+    recorder: RecordingServer, http: HttpClient
+) -> None:
+    recorder.default = Reply.json({"status": "success", "data": {"yaml": "global: [1, 2"}})
+
+    found = await gatherer(recorder.url, http).external_labels()
+
+    assert found == frozenset()
