@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -255,6 +256,9 @@ async def gather(settings: Settings, notification: Notification) -> Evidence:
     try:
         gatherer = build_gatherer(settings, http, Catalogue.from_settings(settings))
         assert gatherer is not None
+        # A running service knows the external labels by now; read them first, as briefly.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(gatherer.external_labels(), settings.evidence.timeout)
         return await gatherer.gather(notification, datetime.now(UTC))
     finally:
         await http.aclose()

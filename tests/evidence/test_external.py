@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from alert_explainer.evidence import external
 from alert_explainer.metrics import Metrics
 from alert_explainer.transport import HttpClient
 from tests.conftest import require_prometheus
@@ -49,7 +50,7 @@ async def test_the_external_labels_are_read_from_the_query_api(
 ) -> None:
     found = await gatherer(operated.url, http).external_labels()
 
-    assert found == {"prometheus"}
+    assert found == OPERATOR_LABEL
 
 
 async def test_an_alert_carrying_an_external_label_gets_its_own_series_at_the_first_query(
@@ -88,6 +89,40 @@ async def test_until_they_are_known_the_queries_fall_back_as_before(
     assert sent(metrics, "history", "ok") == 1  # then by alertname
 
 
+async def test_the_label_with_another_value_than_this_prometheus_own_stays_pinned(
+    operated: PrometheusProcess, http: HttpClient
+) -> None:
+    # As from a Prometheus that remote-writes or is federated into this one: the alert
+    # got the value from its series, so only those series are the alert's.
+    metrics = Metrics([], [], {})
+    evidence_of = gatherer(operated.url, http, metrics=metrics)
+    await evidence_of.external_labels()
+
+    await evidence_of.gather(
+        notification(crash_loop_alert(labels={"prometheus": "edge/prometheus"})),
+        datetime.now(UTC),
+    )
+
+    assert sent(metrics, "expression", "empty") == 1  # pinned: no such series here
+    assert sent(metrics, "history", "empty") == 1
+
+
+async def test_a_failed_refresh_keeps_the_last_reading(
+    recorder: RecordingServer, http: HttpClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(external, "REFRESH", 0.0)  # every read is due at once
+    monkeypatch.setattr(external, "RETRY", 0.0)
+    config = "global:\n  external_labels:\n    cluster: eu-1\n"
+    recorder.default = Reply.json({"status": "success", "data": {"yaml": config}})
+    evidence_of = gatherer(recorder.url, http)
+    assert await evidence_of.external_labels() == {"cluster": "eu-1"}
+
+    recorder.default = Reply(status=503, body=b"restarting")
+
+    assert await evidence_of.external_labels() == {"cluster": "eu-1"}
+    assert len(recorder.received) == 2
+
+
 async def test_an_api_without_the_config_endpoint_has_none(
     recorder: RecordingServer, http: HttpClient
 ) -> None:
@@ -95,15 +130,16 @@ async def test_an_api_without_the_config_endpoint_has_none(
 
     found = await gatherer(recorder.url, http).external_labels()
 
-    assert found == frozenset()
+    assert found == {}
     assert [r.path for r in recorder.received] == ["/api/v1/status/config"]
 
 
+@pytest.mark.parametrize("config", ["global: [1, 2", "- a list", "", "global: [1, 2]"])
 async def test_a_config_answer_that_is_not_prometheus_config_means_none(
-    recorder: RecordingServer, http: HttpClient
+    recorder: RecordingServer, http: HttpClient, config: str
 ) -> None:
-    recorder.default = Reply.json({"status": "success", "data": {"yaml": "global: [1, 2"}})
+    recorder.default = Reply.json({"status": "success", "data": {"yaml": config}})
 
     found = await gatherer(recorder.url, http).external_labels()
 
-    assert found == frozenset()
+    assert found == {}

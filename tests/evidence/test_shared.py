@@ -103,17 +103,38 @@ async def test_each_answer_served_again_is_reported_with_its_source() -> None:
     assert reported == ["history", "history"]
 
 
-async def test_a_failed_query_reaches_its_waiters_and_is_asked_again_next_time() -> None:
+async def test_an_answer_asked_before_an_alert_of_the_asker_began_firing_is_not_shared() -> None:
+    answers, ask = SharedAnswers(), Asker()
+    ask.release.set()
+
+    await answers.get("history", "q", now=100.0, max_age=60, ask=ask)
+    await answers.get("history", "q", now=120.0, max_age=60, ask=ask, not_before=110.0)
+
+    assert ask.calls == 2  # the first answer cannot hold a firing that began at 110
+
+
+async def test_an_asker_the_shared_query_failed_for_asks_again_with_its_own_time() -> None:
+    answers = SharedAnswers()
+    short = Asker(EvidenceError("timed out after 0.1 s", outcome="timeout"))
+    patient = Asker()
+    first = asyncio.create_task(answers.get("history", "q", now=100.0, max_age=60, ask=short))
+    second = asyncio.create_task(answers.get("history", "q", now=100.0, max_age=60, ask=patient))
+    await asyncio.sleep(0)
+    short.release.set()
+    patient.release.set()
+
+    with pytest.raises(EvidenceError):
+        await first
+    assert await second == ANSWER
+    assert (short.calls, patient.calls) == (1, 1)
+
+
+async def test_a_failed_query_is_not_kept() -> None:
     answers = SharedAnswers()
     failing = Asker(EvidenceError("timed out after 3.0 s", outcome="timeout"))
-    waiting = [
-        asyncio.create_task(answers.get("history", "q", now=100.0, max_age=60, ask=failing))
-        for _ in range(2)
-    ]
-    await asyncio.sleep(0)
     failing.release.set()
-    results = await asyncio.gather(*waiting, return_exceptions=True)
-    assert all(isinstance(r, EvidenceError) for r in results)
+    with pytest.raises(EvidenceError):
+        await answers.get("history", "q", now=100.0, max_age=60, ask=failing)
 
     healthy = Asker()
     healthy.release.set()

@@ -146,7 +146,7 @@ async def test_in_a_storm_gatherings_beyond_the_concurrency_are_skipped_at_once(
 
     skipped = await evidence_of.gather(notification(crash_loop_alert()), now)
 
-    assert time.monotonic() - started < 0.1
+    assert time.monotonic() - started < 0.5  # at once, not after the 1 s timeout
     assert lines(skipped) == [
         "evidence unavailable: all sources: skipped, 4 notifications are gathering evidence already"
     ]

@@ -54,16 +54,20 @@ def expression_of(generator_url: str) -> str | None:
 
 
 def pins(
-    alerts: Sequence[Alert], unpinned: frozenset[str] = frozenset()
+    alerts: Sequence[Alert], external: Mapping[str, str] | None = None
 ) -> dict[str, frozenset[str]]:
     """Labels every alert has, each with the values the alerts have (a few at most).
 
-    Names in `unpinned` (the external labels Prometheus adds when sending) are left out.
+    A label every alert has with the queried Prometheus' `external` value is left out: it
+    added that when sending, its series lack it.
     """
     if not alerts:
         return {}
-    names = set.intersection(*(set(a.labels) for a in alerts)) - UNPINNED - unpinned
+    names = set.intersection(*(set(a.labels) for a in alerts)) - UNPINNED
     found = {name: frozenset(a.labels[name] for a in alerts) for name in names}
+    for name, value in (external or {}).items():
+        if found.get(name) == frozenset((value,)):
+            del found[name]
     return {k: v for k, v in found.items() if len(v) <= MAX_PINNED_VALUES}
 
 
@@ -130,7 +134,7 @@ async def expression_item(
     now: float,
 ) -> EvidenceItem:
     """The expression's series over the window, as an evidence item."""
-    chosen = plan(expression, pins(alerts, queries.unpinned))
+    chosen = plan(expression, pins(alerts, queries.external))
     start, stop, step = window(alerts, lookback, end)
     result = await queries.range(SOURCE, chosen.pinned, start, stop, step)
     if not result.series and chosen.pinned != chosen.plain:

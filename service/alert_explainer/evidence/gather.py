@@ -105,8 +105,8 @@ class Gatherer:
         finally:
             self._gatherings -= 1
 
-    async def external_labels(self) -> frozenset[str]:
-        """The query API's external label names, once its first reading has ended."""
+    async def external_labels(self) -> Mapping[str, str]:
+        """The query API's external labels, once its first reading has ended."""
         return await self._external.read()
 
     async def _gather(self, notification: Notification, now: datetime) -> Evidence:
@@ -120,7 +120,7 @@ class Gatherer:
             self._policy,
             self._record,
             self._shared,
-            unpinned=self._external.known(),
+            external=self._external.known(),
         )
         parts = self._parts(queries, notification, now.timestamp())
         items = await self._run(parts)

@@ -24,7 +24,7 @@ SOURCE = "history"
 DAYS = 7
 STEP = 300
 # The alertname-only query is the same for every group of the alertname: one answer serves
-# those within a minute of it (its last point is up to a step before `now` anyway).
+# those within a minute of it, when asked after their alerts last began or stopped firing.
 SHARED_FOR = 60.0
 
 
@@ -64,11 +64,17 @@ async def history_item(
 ) -> EvidenceItem:
     """How often `alertname` fired for these alerts in the last 7 days."""
     start = now - DAYS * 86400
-    pinned = pins(alerts, queries.unpinned)
+    pinned = pins(alerts, queries.external)
     result = await queries.range(SOURCE, selector(alertname, pinned), start, now, STEP)
     if not result.series and pinned:
         result = await queries.range(
-            SOURCE, selector(alertname, {}), start, now, STEP, share_for=SHARED_FOR
+            SOURCE,
+            selector(alertname, {}),
+            start,
+            now,
+            STEP,
+            share_for=SHARED_FOR,
+            not_before=_last_change(alerts),
         )
     mine = [
         s
@@ -77,6 +83,15 @@ async def history_item(
     ]
     title = f"Alert history ({DAYS} days, this Prometheus)"
     return EvidenceItem(SOURCE, title, (_line(alertname, mine, now),))
+
+
+def _last_change(alerts: Sequence[Alert]) -> float:
+    """When the newest of `alerts` began firing, or the last of them resolved."""
+    moments = [a.starts_at.timestamp() for a in alerts if a.starts_at is not None]
+    moments += [
+        a.ends_at.timestamp() for a in alerts if a.status == "resolved" and a.ends_at is not None
+    ]
+    return max(moments, default=0.0)
 
 
 def _line(alertname: str, series: Sequence[Series], now: float) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -43,7 +43,7 @@ class Queries:
     policy: LabelPolicy
     record: Recorder
     shared: SharedAnswers
-    unpinned: frozenset[str] = frozenset()  # label names never pinned: external labels
+    external: Mapping[str, str] = field(default_factory=dict)  # the API's external labels
     count: int = field(default=0)
 
     def remaining(self) -> float:
@@ -65,11 +65,13 @@ class Queries:
         step: int,
         *,
         share_for: float = 0.0,
+        not_before: float = 0.0,
     ) -> QueryResult:
         """A range query, counted under `source`.
 
         With `share_for`, the answer another gathering got to the same query (and step)
-        ending at most that many seconds before `end` serves, or the one still coming.
+        ending at most that many seconds before `end`, and not before `not_before`,
+        serves, or the one still coming.
         """
 
         def ask() -> Awaitable[QueryResult]:
@@ -82,7 +84,9 @@ class Queries:
         if share_for <= 0:
             return await ask()
         key = ("range", query, step, end - start)
-        return await self.shared.get(source, key, now=end, max_age=share_for, ask=ask)
+        return await self.shared.get(
+            source, key, now=end, not_before=not_before, max_age=share_for, ask=ask
+        )
 
     async def alerts(self, params: Sequence[tuple[str, str]]) -> HttpResponse:
         """GET Alertmanager's /api/v2/alerts with `params`."""
