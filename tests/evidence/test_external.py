@@ -143,3 +143,16 @@ async def test_a_config_answer_that_is_not_prometheus_config_means_none(
     found = await gatherer(recorder.url, http).external_labels()
 
     assert found == {}
+
+
+async def test_the_config_is_read_with_the_apis_credentials_and_headers(
+    recorder: RecordingServer, http: HttpClient
+) -> None:
+    recorder.default = Reply(status=404, body=b"404 page not found")
+    api = {"url": recorder.url, "bearer_token": "s3cret-token", "headers": {"X-Scope-OrgID": "t1"}}
+
+    await gatherer(recorder.url, http, prometheus=api).external_labels()
+
+    (request,) = recorder.received
+    assert request.headers["Authorization"] == "Bearer s3cret-token"
+    assert request.headers["X-Scope-OrgID"] == "t1"
