@@ -128,6 +128,28 @@ def cluster() -> History:
     return history
 
 
+def start_cluster(
+    bench: Bench, not_ready: Sequence[tuple[int, int]]
+) -> tuple[PrometheusProcess, AlertmanagerProcess]:
+    """A real Prometheus holding `cluster()` and a real Alertmanager with a KubePodNotReady
+    alert firing for each (namespace, pod) number, both stopped when the run ends."""
+    with step("writing two hours of a 1,000-pod cluster into Prometheus' TSDB"):
+        prometheus = PrometheusProcess(bench.work_dir / "prometheus", history=cluster())
+        bench.on_exit(prometheus.stop)
+        prometheus.start()
+    with step(f"starting Alertmanager with {len(not_ready)} active alerts"):
+        alertmanager = AlertmanagerProcess(
+            bench.work_dir / "alertmanager",
+            {"nowhere": ReceiverSpec("http://127.0.0.1:9/")},
+            repeat_interval="24h",
+        )
+        bench.on_exit(alertmanager.stop)
+        alertmanager.start()
+        for n, p in not_ready:
+            alertmanager.fire("KubePodNotReady", {"namespace": f"ns-{n}", "pod": f"pod-{p}"})
+    return prometheus, alertmanager
+
+
 def notification(key: str, namespace: int, pod: int) -> dict[str, Any]:
     """A KubePodCrashLooping notification for an existing pod, distinct by `key`."""
     labels = {
@@ -187,48 +209,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     with Bench("evidence", args.service_src) as bench:
-        with step("writing two hours of a 1,000-pod cluster into Prometheus' TSDB"):
-            prometheus = PrometheusProcess(bench.work_dir / "prometheus", history=cluster())
-            prometheus.start()
-        alertmanager = AlertmanagerProcess(
-            bench.work_dir / "alertmanager",
-            {"nowhere": ReceiverSpec("http://127.0.0.1:9/")},
-            repeat_interval="24h",
-        ).start()
-        try:
-            for n in range(NAMESPACES):
-                for p in range(4, 8):
-                    alertmanager.fire(
-                        "KubePodNotReady", {"namespace": f"ns-{n}", "pod": f"pod-{p}"}
-                    )
-            emulator = bench.peer("emulator")
-            sink = bench.peer("sink")
-            plain = service_config(emulator, sink)
-            gathering = {
-                **plain,
-                "evidence": {
-                    "prometheus": {"url": prometheus.url},
-                    "alertmanager": {"url": alertmanager.base_url},
-                },
-            }
-            services = {
-                "without": bench.service(plain, name="without"),
-                "with": bench.service(gathering, name="with"),
-            }
-            times: dict[str, list[float]] = {"without": [], "with": []}
-            wait_quiet()
-            with step(f"{args.notifications} notifications to each, alternating"):
-                for i in range(args.notifications + 10):
-                    namespace, pod = i % NAMESPACES, (i // NAMESPACES) % 4
-                    for name, service in services.items():
-                        body = encode(notification(f"{name}-{i}", namespace, pod))
-                        elapsed = post_timed(service, body)
-                        if i >= 10:  # the first ones warm connections and caches
-                            times[name].append(elapsed)
-            exposition = http("GET", services["with"].url("/metrics")).decode()
-        finally:
-            alertmanager.stop()
-            prometheus.stop()
+        not_ready = [(n, p) for n in range(NAMESPACES) for p in range(4, 8)]
+        prometheus, alertmanager = start_cluster(bench, not_ready)
+        emulator = bench.peer("emulator")
+        sink = bench.peer("sink")
+        plain = service_config(emulator, sink)
+        gathering = {
+            **plain,
+            "evidence": {
+                "prometheus": {"url": prometheus.url},
+                "alertmanager": {"url": alertmanager.base_url},
+            },
+        }
+        services = {
+            "without": bench.service(plain, name="without"),
+            "with": bench.service(gathering, name="with"),
+        }
+        times: dict[str, list[float]] = {"without": [], "with": []}
+        wait_quiet()
+        with step(f"{args.notifications} notifications to each, alternating"):
+            for i in range(args.notifications + 10):
+                namespace, pod = i % NAMESPACES, (i // NAMESPACES) % 4
+                for name, service in services.items():
+                    body = encode(notification(f"{name}-{i}", namespace, pod))
+                    elapsed = post_timed(service, body)
+                    if i >= 10:  # the first ones warm connections and caches
+                        times[name].append(elapsed)
+        exposition = http("GET", services["with"].url("/metrics")).decode()
 
     without, with_ = percentiles(times["without"]), percentiles(times["with"])
     added = round(with_["p50_ms"] - without["p50_ms"], 2)

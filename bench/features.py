@@ -18,11 +18,8 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from tests.support.alertmanager import AlertmanagerProcess, ReceiverSpec
-from tests.support.prometheus import PrometheusProcess
-
-from bench.evidence import cluster
-from bench.harness import API_KEY, Bench, metric, metric_by, step
+from bench.evidence import start_cluster
+from bench.harness import API_KEY, Bench, metric, metric_by
 
 Config = dict[str, Any]
 ACTIVE_ALERTS = 50
@@ -46,21 +43,8 @@ def switch_on(bench: Bench, enabled: bool) -> Callable[[Config], Config]:
     """
     if not enabled:
         return lambda config: config
-    with step("writing two hours of a 1,000-pod cluster into Prometheus' TSDB"):
-        prometheus = PrometheusProcess(bench.work_dir / "prometheus", history=cluster())
-        bench.on_exit(prometheus.stop)
-        prometheus.start()
-    with step(f"starting Alertmanager with {ACTIVE_ALERTS} active alerts, a standby emulator"):
-        alertmanager = AlertmanagerProcess(
-            bench.work_dir / "alertmanager",
-            {"nowhere": ReceiverSpec("http://127.0.0.1:9/")},
-            repeat_interval="24h",
-        )
-        bench.on_exit(alertmanager.stop)
-        alertmanager.start()
-        for n in range(ACTIVE_ALERTS):
-            alertmanager.fire("KubePodNotReady", {"namespace": f"ns-{n}", "pod": "pod-5"})
-        standby = bench.peer("emulator", name="standby")
+    prometheus, alertmanager = start_cluster(bench, [(n, 5) for n in range(ACTIVE_ALERTS)])
+    standby = bench.peer("emulator", name="standby")
     evidence = {
         "prometheus": {"url": prometheus.url},
         "alertmanager": {"url": alertmanager.base_url},

@@ -281,7 +281,7 @@ class Metrics:
         self.evidence_answers_shared = Counter(
             f"{PREFIX}_evidence_answers_shared_total",
             "Evidence queries not sent because another notification's identical query "
-            "(in flight, or answered within the last minute) answered them, by source.",
+            "(in flight, or asked within the last minute) answered them, by source.",
             ["source"],
             registry=r,
         )
